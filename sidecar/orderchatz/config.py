@@ -62,6 +62,8 @@ class Config:
         def get(name: str, default: str = "") -> str:
             return env.get(PREFIX + name, default).strip()
 
+        sandbox = sandbox or get("SANDBOX") == "1"
+
         instance = Path(get("INSTANCE_DIR") or Path.cwd() / "instance")
         missing: list[str] = []
         problems: list[str] = []

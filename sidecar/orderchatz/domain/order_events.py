@@ -1,0 +1,117 @@
+"""Events forwarded by the WordPress plugin: customer order notes and order status changes.
+
+`record_wp_event` stores the event once (unique `event_id`) and queues its delivery;
+`deliver_wp_event` (a job) finds the bound friends and queues a LINE message for each, which the
+normal outbound pipeline sends. Notes the sidecar wrote itself are recognised and not sent again.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..store.models import SidecarOrderNote, WpEvent
+from . import customer_cache, followups
+from .binding import _queue_text, friends_for_customer
+
+ORDER_EVENT_TYPES = {"order.customer_note", "order.status_changed"}
+
+STATUS_LABELS = {
+    "pending": "待付款", "processing": "處理中", "on-hold": "保留", "completed": "已完成",
+    "cancelled": "已取消", "refunded": "已退款", "failed": "失敗", "checkout-draft": "草稿",
+}
+_TAG = re.compile(r"<[^>]+>")
+
+
+class WpEventError(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def note_plain_text(note: str) -> str:
+    """WooCommerce note text is stored HTML (entities such as `&rarr;`); LINE wants plain text."""
+    text = _TAG.sub("", note.replace("<br>", "\n").replace("<br />", "\n"))
+    return html.unescape(text).strip()
+
+
+def record_wp_event(svc, event: dict, raw: bytes) -> str:
+    """Returns "accepted" or "duplicate"."""
+    event_id = event.get("event_id")
+    etype = event.get("type")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
+        raise WpEventError("invalid_event", "event_id must be a non-empty string")
+    if etype not in ORDER_EVENT_TYPES:
+        raise WpEventError("unsupported_event", f"unknown event type {etype!r}")
+    try:
+        order_id = int(event.get("order_id"))
+    except (TypeError, ValueError):
+        raise WpEventError("invalid_event", "order_id must be an integer") from None
+    try:
+        with svc.store.session() as s:
+            if s.scalar(select(WpEvent.id).where(WpEvent.event_id == event_id)) is not None:
+                return "duplicate"
+            row = WpEvent(event_id=event_id, type=etype, order_id=order_id,
+                          raw=raw.decode("utf-8", "replace"))
+            s.add(row)
+            s.flush()
+            outbox = [followups.add_followup(s, "wp_event", str(row.id))]
+    except IntegrityError:
+        return "duplicate"
+    followups.enqueue_followups(svc, outbox)
+    return "accepted"
+
+
+def _message_text(event: dict) -> str | None:
+    number = str(event.get("order_number") or event.get("order_id"))
+    if event["type"] == "order.customer_note":
+        note = note_plain_text(str(event.get("note") or ""))
+        return f"訂單 #{number} 備註：{note}" if note else None
+    before = STATUS_LABELS.get(str(event.get("from")), str(event.get("from") or ""))
+    after = STATUS_LABELS.get(str(event.get("to")), str(event.get("to") or ""))
+    return f"訂單 #{number} 狀態更新：{before} → {after}"
+
+
+def deliver_wp_event(svc, wp_event_id: int, *, last_attempt: bool = True) -> str:
+    with svc.store.session() as s:
+        row = s.get(WpEvent, wp_event_id)
+        if row is None or row.status not in ("received",):
+            return row.status if row else "missing"
+        event = json.loads(row.raw)
+        note_id = event.get("note_id")
+        if event["type"] == "order.customer_note" and note_id is not None and s.scalar(
+                select(SidecarOrderNote.id).where(SidecarOrderNote.note_id == int(note_id))):
+            row.status = "own_note"  # written from the chat; the chat already delivered it
+            return row.status
+        customer_id = event.get("customer_id") or None
+        friends = friends_for_customer(s, customer_id=customer_id,
+                                       email=event.get("billing_email"),
+                                       phone=event.get("billing_phone"))
+        text = _message_text(event)
+        if not friends or not text:
+            row.status = "unbound" if not friends else "empty"
+            return row.status
+        outbox = []
+        kind = "order_note" if event["type"] == "order.customer_note" else "order_status"
+        for friend in friends:
+            msg = _queue_text(s, friend, text, f"wp-{row.id}-{friend.id}", author="WooCommerce")
+            msg.type = kind
+            payload = json.loads(msg.payload)
+            payload["order"] = {"id": row.order_id, "number": event.get("order_number"),
+                                "edit_url": event.get("order_edit_url")}
+            msg.payload = json.dumps(payload, ensure_ascii=False)
+            outbox.append(followups.add_followup(s, "send", str(msg.id)))
+        row.status = "delivered"
+        row.detail = json.dumps({"friends": [f.line_user_id for f in friends]})
+        users = [(f.line_user_id, m.ref) for f, m in zip(friends, outbox)]
+    followups.enqueue_followups(svc, outbox)
+    customer_cache.invalidate(svc, customer_id=customer_id, email=event.get("billing_email"),
+                              phone=event.get("billing_phone"))
+    for user, message_ref in users:
+        svc.live.publish({"type": "message.created", "line_user_id": user,
+                          "message_id": int(message_ref)})
+    return "delivered"

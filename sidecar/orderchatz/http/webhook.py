@@ -1,0 +1,31 @@
+"""POST /line/webhook: verify the signature over the raw bytes, store, answer fast."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from ..auth import verify_line_signature
+from ..domain.inbox import BadWebhookBody, handle_line_webhook
+from .auth import services
+from .errors import error_response
+
+bp = Blueprint("line_webhook", __name__)
+
+
+@bp.post("/line/webhook")
+def line_webhook():
+    svc = services()
+    body = request.get_data(cache=False)  # raw bytes: never re-serialised JSON
+    if not verify_line_signature(body, request.headers.get("X-Line-Signature"),
+                                 svc.config.line_channel_secret):
+        return error_response(400, "invalid_signature", "X-Line-Signature does not match the body")
+    try:
+        result = handle_line_webhook(svc, body)
+    except BadWebhookBody as exc:
+        return error_response(400, "malformed_body", str(exc))
+    except (OperationalError, SQLAlchemyError):
+        # Nothing was committed; LINE redelivers on a non-2xx answer when redelivery is on.
+        return error_response(503, "store_unavailable", "the database is unavailable; retry later")
+    return jsonify({"received": result.received, "stored": result.stored,
+                    "duplicates": result.duplicates, "unsupported": result.unsupported,
+                    "invalid": result.invalid})

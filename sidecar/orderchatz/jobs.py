@@ -1,0 +1,91 @@
+"""RQ job entry points. They take ids, call use cases, and let exceptions escape so RQ retries.
+
+The worker process builds its services once from the environment (`use_services` lets tests and
+the sandbox hand in their own).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from rq import get_current_job
+from sqlalchemy import select
+
+from .config import Config
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+_services: Services | None = None
+_lock = threading.Lock()
+
+
+def use_services(svc: Services | None) -> None:
+    global _services
+    _services = svc
+
+
+def services() -> Services:
+    global _services
+    with _lock:
+        if _services is None:
+            _services = Services.build(Config.from_env())
+        return _services
+
+
+def _last_attempt() -> bool:
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def _message_id(ref: str) -> int:
+    return int(str(ref).split(":", 1)[0])
+
+
+def send_message(ref: str) -> str:
+    from .domain.outbound import send_outbound_message
+    return send_outbound_message(services(), _message_id(ref), last_attempt=_last_attempt())
+
+
+def refresh_profile(ref: str) -> str:
+    from .domain.friends import refresh_friend_profile
+    return refresh_friend_profile(services(), str(ref).split(":", 1)[0])
+
+
+def download_media(ref: str) -> str:
+    from .domain.media import download_message_media
+    return download_message_media(services(), _message_id(ref), last_attempt=_last_attempt())
+
+
+def process_wp_event(ref: str) -> str:
+    from .domain.order_events import deliver_wp_event
+    return deliver_wp_event(services(), int(ref), last_attempt=_last_attempt())
+
+
+def sweep(svc: Services) -> int:
+    """Enqueue what never reached Redis, and re-drive sends a killed worker left mid-flight."""
+    from .domain.followups import add_followup, enqueue_followups, sweep_outbox
+    from .store.models import Message, utcnow
+
+    count = sweep_outbox(svc)
+    cutoff = utcnow() - timedelta(minutes=3)
+    with svc.store.session() as s:
+        stuck = list(s.scalars(select(Message).where(Message.direction == "out",
+                                                     Message.status == "sending",
+                                                     Message.created_at < cutoff).limit(100)))
+        rows = [add_followup(s, "send", f"{m.id}:stuck{m.attempts}") for m in stuck]
+    if rows:
+        try:
+            count += enqueue_followups(svc, rows)
+        except Exception:  # noqa: BLE001 - the next sweep tries again
+            log.exception("could not re-drive stuck sends")
+    return count
+
+
+def run_sweeper(svc: Services, stop: threading.Event, interval: float = 5.0) -> None:
+    while not stop.wait(interval):
+        try:
+            sweep(svc)
+        except Exception:  # noqa: BLE001 - a DB or Redis blip must not kill the sweeper
+            log.exception("outbox sweep failed")

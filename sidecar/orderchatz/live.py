@@ -1,0 +1,47 @@
+"""Live updates for connected panels, over a Redis stream.
+
+A stream (not plain pub/sub) so a panel that reconnects with `Last-Event-ID` catches up on what
+it missed while the connection was down, within the retained window.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import redis
+
+log = logging.getLogger(__name__)
+
+STREAM = "orderchatz:live"
+RETAIN = 20_000
+
+
+class LiveBus:
+    def __init__(self, client: redis.Redis):
+        self._redis = client
+
+    def publish(self, event: dict) -> str | None:
+        """Best effort: a Redis outage must never fail the write that caused the event."""
+        try:
+            return self._redis.xadd(STREAM, {"data": json.dumps(event, ensure_ascii=False)},
+                                    maxlen=RETAIN, approximate=True).decode()
+        except redis.RedisError as exc:
+            log.warning("live update not published: %s", exc.__class__.__name__)
+            return None
+
+    def last_id(self) -> str:
+        entries = self._redis.xrevrange(STREAM, count=1)
+        return entries[0][0].decode() if entries else "0-0"
+
+    def read(self, after: str, *, block_ms: int, client: redis.Redis | None = None
+             ) -> list[tuple[str, dict]]:
+        conn = client or self._redis
+        result = conn.xread({STREAM: after}, block=block_ms, count=200)
+        out = []
+        for _stream, entries in result or ():
+            for entry_id, fields in entries:
+                try:
+                    out.append((entry_id.decode(), json.loads(fields[b"data"])))
+                except (KeyError, ValueError):
+                    continue
+        return out

@@ -1,0 +1,65 @@
+"""Builds the sidecar's services from a Config; shared by the web app, the worker and the CLI."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import redis
+from rq import Queue
+
+from .config import Config
+from .gateways.line import LineGateway
+from .live import LiveBus
+from .store.db import Store
+
+QUEUE_NAME = "orderchatz"
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    _extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, config: Config) -> "Services":
+        return cls(config=config, store=Store(config.database_url))
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        # Short timeouts: the webhook must still answer LINE fast when Redis is down.
+        return redis.Redis.from_url(self.config.redis_url, socket_connect_timeout=0.5,
+                                    socket_timeout=2.0, health_check_interval=30)
+
+    @cached_property
+    def queue(self) -> Queue:
+        return Queue(QUEUE_NAME, connection=self.redis, default_timeout=120)
+
+    @cached_property
+    def live(self) -> LiveBus:
+        return LiveBus(self.redis)
+
+    @cached_property
+    def line(self) -> LineGateway:
+        return LineGateway(self.config.line_channel_access_token,
+                           api_base=self.config.line_api_base, timeout=self.config.line_timeout)
+
+    @cached_property
+    def woo(self):
+        from .gateways.woo import WooClient
+        c = self.config
+        return WooClient(c.wc_url, c.wc_consumer_key, c.wc_consumer_secret, timeout=c.wc_timeout)
+
+    @property
+    def media_dir(self) -> Path:
+        path = Path(self.config.media_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def close(self) -> None:
+        self.store.dispose()
+        if "line" in self.__dict__:
+            self.line.close()
+        if "redis" in self.__dict__:
+            self.redis.close()

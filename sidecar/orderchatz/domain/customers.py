@@ -228,31 +228,27 @@ def search_candidates(woo: WooClient, q: str) -> list[CustomerCandidate]:
         queries = [OrderQuery(search=v) for v in name_search_variants(text)]
         keep = lambda o: name_matches(o, text)  # noqa: E731
         also = [lambda: woo.search_customers(text)]
-    order_lists, extra = woo.list_orders_many(queries, also)
+    plan = _EnrichmentPlan(woo, keep, kind, text)
+    order_lists, extra, later = woo.list_orders_many(queries, also, plan.second_wave)
     orders = _unique_orders(o for orders in order_lists for o in orders if keep(o))
-    accounts = [c for c in (extra[0] if extra else [])
-                if kind != "name" or _customer_name_matches(c, text)]
-    return _candidates(woo, orders, accounts, kind)
+    return plan.candidates(orders, later)
 
 
 def name_search_variants(name: str) -> list[str]:
     """Chinese full names are stored split (first 小明, last 王) and indexed as ``小明 王``, so
-    ``王小明`` never matches; also search the given name and the index's own spelling."""
+    ``王小明`` never matches; also search the index's own spelling and the given name."""
     text = " ".join(name.split())
     variants = [text]
-    compact = text.replace(" ", "")
-    if _is_cjk(compact) and 2 <= len(compact) <= 5 and " " not in text:
-        for surname_length in (1, 2):
-            given = compact[surname_length:]
-            if len(given) >= 1 and len(compact) - surname_length >= 1:
-                variants.append(f"{given} {compact[:surname_length]}")
-                if len(given) >= 2:
-                    variants.append(given)
-            if len(compact) < 4:
-                break
-    elif " " in text:
+    if " " in text:
         first, _, rest = text.partition(" ")
         variants.append(f"{rest} {first}")
+    elif _is_cjk(text) and 2 <= len(text) <= 4:
+        # One-character surnames are the rule; two (歐陽, 司馬) happen in four-character names.
+        for surname_length in ((1, 2) if len(text) == 4 else (1,)):
+            surname, given = text[:surname_length], text[surname_length:]
+            variants.append(f"{given} {surname}")
+            if len(given) >= 2:
+                variants.append(given)
     return list(dict.fromkeys(variants))
 
 
@@ -288,23 +284,47 @@ def _by_order_number(woo: WooClient, text: str) -> list[CustomerCandidate]:
         order = woo.get_order(parse_order_ref(text))
     except WooNotFound:
         return []
-    return _candidates(woo, [order], [], "order_number")
+    plan = _EnrichmentPlan(woo, lambda o: True, "order_number", text)
+    later = woo.parallel(list(plan.second_wave([[order]], [])))
+    return plan.candidates([order], later)
 
 
-def _candidates(woo: WooClient, orders: Sequence[Order], accounts: Sequence[Customer],
-                kind: QueryKind) -> list[CustomerCandidate]:
-    registered_ids = sorted({o.customer_id for o in orders if o.customer_id > 0}
-                            | {c.id for c in accounts})
-    known = {c.id: c for c in accounts}
-    missing = [i for i in registered_ids if i not in known]
-    calls = [(lambda cid=cid: woo.count_customer_orders(cid)) for cid in registered_ids]
-    if missing:
-        calls.append(lambda: woo.get_customers(missing))
-    results = woo.parallel(calls) if calls else []
-    counts = dict(zip(registered_ids, results[:len(registered_ids)]))
-    if missing:
-        known.update({c.id: c for c in results[-1]})
+class _EnrichmentPlan:
+    """Second-wave calls for the registered customers seen in the first wave (order count, newest
+    order, profile), and the assembly of candidates once everything is in."""
 
+    def __init__(self, woo: WooClient, keep, kind: QueryKind, text: str) -> None:
+        self.woo, self.keep, self.kind, self.text = woo, keep, kind, text
+        self.ids: list[int] = []
+        self.known: dict[int, Customer] = {}
+        self.missing: list[int] = []
+
+    def second_wave(self, first_lists: list[list[Order]], extra: list) -> list:
+        accounts = [c for c in (extra[0] if extra else [])
+                    if self.kind != "name" or _customer_name_matches(c, self.text)]
+        self.known = {c.id: c for c in accounts}
+        seen = {o.customer_id for orders in first_lists for o in orders
+                if o.customer_id > 0 and self.keep(o)}
+        self.ids = sorted(seen | set(self.known))
+        self.missing = [i for i in self.ids if i not in self.known]
+        calls = [(lambda cid=cid: self.woo.count_customer_orders(cid)) for cid in self.ids]
+        if self.missing:
+            calls.append(lambda: self.woo.get_customers(self.missing))
+        return calls
+
+    def candidates(self, orders: Sequence[Order], later: list) -> list[CustomerCandidate]:
+        counts = dict(zip(self.ids, later[:len(self.ids)]))
+        known = dict(self.known)
+        if self.missing and len(later) > len(self.ids):
+            known.update({c.id: c for c in later[len(self.ids)]})
+        # Customers first seen on a later page: no count request was made for them.
+        ids = sorted(set(self.ids) | {o.customer_id for o in orders if o.customer_id > 0})
+        return _assemble(orders, known, counts, ids, self.kind)
+
+
+def _assemble(orders: Sequence[Order], known: dict[int, Customer],
+              counts: dict[int, tuple[int, str | None]], registered_ids: list[int],
+              kind: QueryKind) -> list[CustomerCandidate]:
     registered_emails = {_email(c.email): cid for cid, c in known.items() if c.email}
     candidates: list[CustomerCandidate] = []
     guest_groups: dict[str, list[Order]] = {}
@@ -377,12 +397,20 @@ def _guest_queries(ref: CustomerRef) -> list[OrderQuery]:
 
 
 def _is_same_guest(order: Order, email: str | None, phone: str | None) -> bool:
+    """A guest checkout by the same person: same email, or same phone without a different email.
+
+    Phones are shared (families, offices: the demo shop has three buyers on 0912345678), so a
+    phone match whose order carries another email is someone else and is not merged in.
+    """
     if order.customer_id != 0:
         return False  # another account's order is never merged in
-    if email and _email(order.billing_email) == _email(email):
+    order_email = _email(order.billing_email)
+    if email and order_email == _email(email):
         return True
-    return bool(phone) and (phones_match(order.billing_phone, phone) or
-                            phones_match(order.shipping_phone, phone))
+    if not phone or not (phones_match(order.billing_phone, phone) or
+                         phones_match(order.shipping_phone, phone)):
+        return False
+    return not email or not order_email
 
 
 def load_customer_context(woo: WooClient, ref: CustomerRef, *, admin_url: str,
@@ -399,7 +427,7 @@ def load_customer_context(woo: WooClient, ref: CustomerRef, *, admin_url: str,
         queries.append(OrderQuery(customer=ref.customer_id))
         also.append(lambda: woo.get_customer(ref.customer_id))
     guest_queries = _guest_queries(ref)
-    order_lists, extra = woo.list_orders_many(queries + guest_queries, also)
+    order_lists, extra, _ = woo.list_orders_many(queries + guest_queries, also)
     customer: Customer | None = extra[0] if extra else None
     email, phone = ref.email, ref.phone
     if customer is not None:
@@ -409,7 +437,7 @@ def load_customer_context(woo: WooClient, ref: CustomerRef, *, admin_url: str,
                                           email=None if ref.email else email,
                                           phone=None if ref.phone else phone))
         if late:
-            late_lists, _ = woo.list_orders_many(late)
+            late_lists, _, _ = woo.list_orders_many(late)
             order_lists += late_lists
 
     own = order_lists[0] if ref.customer_id is not None else []

@@ -575,19 +575,25 @@ class WooClient:
         return [item for item in body if isinstance(item, dict)], _header_int(
             response.headers, "X-WP-TotalPages")
 
-    def list_all_many(self, path: str, queries: Sequence[Mapping[str, str]],
-                      also: Sequence[Callable[[], Any]] = ()) -> tuple[list[list[dict]], list[Any]]:
+    def list_all_many(
+        self, path: str, queries: Sequence[Mapping[str, str]],
+        also: Sequence[Callable[[], Any]] = (),
+        then: Callable[[list[list[dict]], list[Any]], Sequence[Callable[[], Any]]] | None = None,
+    ) -> tuple[list[list[dict]], list[Any], list[Any]]:
         """Fetch every page of several list queries in (normally) two waves.
 
         Wave 1: page 1 of every query, plus the ``also`` calls, in parallel. Wave 2: all remaining
-        pages of all queries in parallel, as announced by ``X-WP-TotalPages``. Items are
-        de-duplicated by id per query. If a server omits the header, pages are followed one at a
-        time until a short page.
+        pages of all queries (as announced by ``X-WP-TotalPages``) plus the calls ``then``
+        derives from wave 1's results, in parallel. Items are de-duplicated by id per query.
+        Returns (items per query, ``also`` results, ``then`` results). If a server omits the
+        header, pages are followed one at a time until a short page.
         """
         first = self.parallel(
             [(lambda q=q: self._list_page(path, q, 1)) for q in queries] + list(also))
         first_pages, also_results = first[:len(queries)], first[len(queries):]
-        rest_calls: list[Callable[[], tuple[list[dict], int | None]]] = []
+        collected: list[list[dict]] = [list(items) for items, _ in first_pages]
+        extra_calls = list(then(collected, also_results)) if then is not None else []
+        rest_calls: list[Callable[[], Any]] = []
         owners: list[int] = []
         unknown: list[int] = []
         for index, (items, total_pages) in enumerate(first_pages):
@@ -598,8 +604,8 @@ class WooClient:
             for page in range(2, total_pages + 1):
                 rest_calls.append(lambda q=queries[index], p=page: self._list_page(path, q, p))
                 owners.append(index)
-        collected: list[list[dict]] = [list(items) for items, _ in first_pages]
-        for owner, (items, _) in zip(owners, self.parallel(rest_calls)):
+        second = self.parallel(rest_calls + extra_calls)
+        for owner, (items, _) in zip(owners, second[:len(rest_calls)]):
             collected[owner].extend(items)
         for index in unknown:
             page = 2
@@ -609,7 +615,7 @@ class WooClient:
                 if len(items) < MAX_PER_PAGE:
                     break
                 page += 1
-        return [_dedupe(items) for items in collected], also_results
+        return [_dedupe(items) for items in collected], also_results, second[len(rest_calls):]
 
     # -- orders --------------------------------------------------------------------------------
 
@@ -625,12 +631,19 @@ class WooClient:
                          _header_int(response.headers, "X-WP-Total"),
                          _header_int(response.headers, "X-WP-TotalPages"))
 
-    def list_orders_many(self, queries: Sequence[OrderQuery],
-                         also: Sequence[Callable[[], Any]] = ()) -> tuple[list[list[Order]], list[Any]]:
-        """All orders of each query (every page), plus the results of ``also`` run in wave 1."""
-        raw, extra = self.list_all_many(
-            "/orders", [{**q.params(), "_fields": ORDER_FIELDS} for q in queries], also)
-        return [[_order_from_json(o) for o in items] for items in raw], extra
+    def list_orders_many(
+        self, queries: Sequence[OrderQuery], also: Sequence[Callable[[], Any]] = (),
+        then: Callable[[list[list[Order]], list[Any]], Sequence[Callable[[], Any]]] | None = None,
+    ) -> tuple[list[list[Order]], list[Any], list[Any]]:
+        """All orders of each query (every page) in two waves; see :meth:`list_all_many`.
+
+        ``then`` sees the first pages as Orders and may add calls to the second wave.
+        """
+        convert = lambda raw: [[_order_from_json(o) for o in items] for items in raw]  # noqa: E731
+        wrapped = (lambda raw, extra: then(convert(raw), extra)) if then is not None else None
+        raw, extra, later = self.list_all_many(
+            "/orders", [{**q.params(), "_fields": ORDER_FIELDS} for q in queries], also, wrapped)
+        return convert(raw), extra, later
 
     def list_orders(self, query: OrderQuery) -> list[Order]:
         return self.list_orders_many([query])[0][0]
@@ -699,7 +712,7 @@ class WooClient:
         return _customer_from_json(body)
 
     def _customer_list(self, params: Mapping[str, str]) -> list[Customer]:
-        raw, _ = self.list_all_many("/customers", [{**params, "_fields": CUSTOMER_FIELDS}])
+        raw, _, _ = self.list_all_many("/customers", [{**params, "_fields": CUSTOMER_FIELDS}])
         return [_customer_from_json(c) for c in raw[0]]
 
     def find_customers_by_email(self, email: str) -> list[Customer]:
@@ -744,7 +757,7 @@ class WooClient:
         term = q.strip()
         if not term:
             return []
-        raw, _ = self.list_all_many("/products", [
+        raw, _, _ = self.list_all_many("/products", [
             {"search": term, "status": "publish", "_fields": PRODUCT_FIELDS},
             {"search_sku": term, "status": "publish", "_fields": PRODUCT_FIELDS},
         ])

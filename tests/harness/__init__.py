@@ -1,0 +1,1 @@
+"""Reusable harnesses for tests that run real services (WordPress, …)."""

@@ -1,0 +1,175 @@
+"""POST /line/webhook: signature, durability, dedupe, tolerance (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from orderchatz.store.models import Friend, Message, Outbox, WebhookEvent
+from tests.conftest import CHANNEL_SECRET
+from tests.support import load_shared_json, shared_fixture
+
+USER = "U" + "4af4980629" * 3 + "ab"
+
+
+def post(client, body: bytes, signature: str | None):
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-Line-Signature"] = signature
+    return client.post("/line/webhook", data=body, headers=headers)
+
+
+def deliver(client, emu, events, **kw):
+    body = emu.webhook_body(events, **kw)
+    return post(client, body, emu.sign(body))
+
+
+def count(svc, model, *where):
+    with svc.store.session() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def messages(svc):
+    with svc.store.session() as s:
+        return list(s.scalars(select(Message).order_by(Message.id)))
+
+
+def test_escaped_emoji_body_verifies_and_is_stored_decoded(client, svc, line_emulator):
+    event = line_emulator.text_event(USER, "\U0001F928 order 1001?")
+    body = line_emulator.webhook_body([event])
+    assert b"\\ud83e\\udd28" in body.lower()  # sent with escapes exactly as LINE sends them
+    resp = post(client, body, line_emulator.sign(body))
+    assert resp.status_code == 200
+    assert [m.text for m in messages(svc)] == ["🤨 order 1001?"]
+    with svc.store.session() as s:
+        raw = json.loads(s.scalar(select(WebhookEvent.raw)))
+    assert raw["message"]["text"] == "🤨 order 1001?"
+
+
+def test_documented_signature_vector_is_accepted():
+    from orderchatz.auth import line_signature, verify_line_signature
+    vector = load_shared_json("line/signature-test-vector.json")
+    secret = vector.get("channel_secret") or vector.get("channelSecret") or vector.get("secret")
+    body = (vector.get("body") or vector.get("request_body")).encode()
+    expected = vector.get("signature") or vector.get("expected_signature") or vector.get("x_line_signature")
+    assert line_signature(body, secret) == expected
+    assert verify_line_signature(body, expected, secret)
+
+
+@pytest.mark.parametrize("signature", [None, "", "bm90IHRoZSBzaWduYXR1cmU=", "garbage!"])
+def test_bad_or_missing_signature_is_400_and_stores_nothing(client, svc, line_emulator, signature):
+    body = line_emulator.webhook_body([line_emulator.text_event(USER, "hi")])
+    resp = post(client, body, signature)
+    assert resp.status_code == 400
+    assert resp.json["error"] == "invalid_signature"
+    assert count(svc, WebhookEvent) == 0 and count(svc, Friend) == 0
+
+
+def test_signature_over_reserialised_json_is_rejected(client, svc, line_emulator):
+    body = line_emulator.webhook_body([line_emulator.text_event(USER, "你好")])
+    reserialised = json.dumps(json.loads(body), ensure_ascii=False).encode()
+    resp = post(client, body, line_emulator.sign(reserialised))
+    assert resp.status_code == 400
+    assert count(svc, Message) == 0
+
+
+def test_redelivery_and_duplicates_are_no_ops(client, svc, line_emulator):
+    event = line_emulator.text_event(USER, "請問出貨了嗎？")
+    assert deliver(client, line_emulator, [event]).status_code == 200
+    again = deliver(client, line_emulator, [event], redelivery=True)
+    assert again.status_code == 200 and again.json["duplicates"] == 1
+    assert deliver(client, line_emulator, [event, event]).json["duplicates"] == 2
+    assert count(svc, Message) == 1
+    assert count(svc, WebhookEvent) == 1
+    assert count(svc, Outbox, Outbox.job == "profile") == 1  # one follow-up job, not three
+
+
+def test_unknown_types_do_not_break_the_batch(client, svc, line_emulator):
+    text = line_emulator.text_event(USER, "hello")
+    future_event = {"type": "someFutureEvent", "mode": "active", "timestamp": text["timestamp"],
+                    "webhookEventId": "01FUTUREEVENT0000000000001",
+                    "deliveryContext": {"isRedelivery": False},
+                    "source": {"type": "user", "userId": USER}}
+    future_message = line_emulator.text_event(USER, "x")
+    future_message["message"] = {"type": "someFutureType", "id": "99887766"}
+    broken = line_emulator.text_event(USER, "y")
+    del broken["message"]
+    resp = deliver(client, line_emulator, [text, future_event, future_message, broken])
+    assert resp.status_code == 200
+    assert resp.json == {"received": 4, "stored": 1, "duplicates": 0, "unsupported": 2, "invalid": 1}
+    with svc.store.session() as s:
+        statuses = dict(s.execute(select(WebhookEvent.event_type, WebhookEvent.status)
+                                  .where(WebhookEvent.event_type != "message")).all())
+        kinds = [(m.type, m.text) for m in s.scalars(select(Message).order_by(Message.id))]
+    assert statuses == {"someFutureEvent": "unsupported"}
+    assert kinds == [("text", "hello"), ("unsupported", None)]
+
+
+def test_verify_requests_have_no_side_effects(client, svc):
+    legacy = load_shared_json("line/legacy-verify-button-dummy-payload.json")["payload"]
+    for body in (b'{"destination":"U0","events":[]}', json.dumps(legacy).encode()):
+        from orderchatz.auth import line_signature
+        resp = post(client, body, line_signature(body, CHANNEL_SECRET))
+        assert resp.status_code == 200
+    assert count(svc, Friend) == 0 and count(svc, WebhookEvent) == 0 and count(svc, Outbox) == 0
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"events": {}}', b'{"destination": "U"}',
+                                  b"\xff\xfe"])
+def test_malformed_bodies_get_a_clear_400(client, svc, body):
+    from orderchatz.auth import line_signature
+    resp = post(client, body, line_signature(body, CHANNEL_SECRET))
+    assert resp.status_code == 400 and resp.json["error"] == "malformed_body"
+    assert count(svc, WebhookEvent) == 0
+
+
+def test_oversized_body_is_413(client, svc):
+    from orderchatz.auth import line_signature
+    body = b'{"events":[],"pad":"' + b"x" * 1_100_000 + b'"}'
+    resp = post(client, body, line_signature(body, CHANNEL_SECRET))
+    assert resp.status_code == 413
+    assert count(svc, WebhookEvent) == 0
+
+
+def test_all_28_sdk_sample_events_are_processed(client, svc, line_emulator):
+    shared_fixture("line/sdk-v3-test-webhook-sample.json")
+    events = line_emulator.events_from_fixture()
+    assert len(events) == 28
+    resp = deliver(client, line_emulator, events)
+    assert resp.status_code == 200
+    data = resp.json
+    assert data["received"] == 28 and data["invalid"] == 0 and data["duplicates"] == 0
+    assert count(svc, WebhookEvent) == 28
+
+
+def test_event_lifecycle_follow_message_unsend_unfollow(client, svc, line_emulator):
+    assert deliver(client, line_emulator, [line_emulator.follow_event(USER)]).status_code == 200
+    text = line_emulator.text_event(USER, "我要收回這句")
+    sticker = line_emulator.sticker_event(USER)
+    deliver(client, line_emulator, [text, sticker])
+    deliver(client, line_emulator, [line_emulator.unsend_event(USER, text["message"]["id"])])
+    deliver(client, line_emulator, [line_emulator.postback_event(USER, "action=track&order=12345")])
+    deliver(client, line_emulator, [line_emulator.unfollow_event(USER)])
+    with svc.store.session() as s:
+        friend = s.scalar(select(Friend))
+        rows = list(s.scalars(select(Message).order_by(Message.id)))
+    assert friend.blocked is True
+    assert [r.type for r in rows] == ["follow", "text", "sticker", "postback", "unfollow"]
+    unsent = rows[1]
+    assert unsent.unsent_at is not None and unsent.text == "我要收回這句"  # hidden, kept for audit
+    assert friend.unread_count == 2
+    # unblocking: a follow after an unfollow
+    deliver(client, line_emulator, [line_emulator.follow_event(USER, is_unblocked=True)])
+    with svc.store.session() as s:
+        assert s.scalar(select(Friend.blocked)) is False
+
+
+def test_quote_tokens_and_media_follow_ups_are_kept(client, svc, line_emulator):
+    text = line_emulator.text_event(USER, "看這張")
+    image = line_emulator.image_event(USER)
+    deliver(client, line_emulator, [text, image])
+    rows = messages(svc)
+    assert rows[0].quote_token == text["message"]["quoteToken"]
+    assert rows[1].media_status == "pending"
+    assert count(svc, Outbox, Outbox.job == "media") == 1

@@ -92,7 +92,7 @@ def test_reply_token_from_a_webhook_is_accepted_once(line_emu, messaging_api):
     assert response.sent_messages[0].quote_token
     [sent] = line_emu.sent
     assert (sent.kind, sent.to, sent.texts, sent.reply_token) == ("reply", ALICE, ["Yes, 12 left"], event["replyToken"])
-    assert sent.delivered and sent.message_ids == (response.sent_messages[0].id,)
+    assert sent.delivered and sent.message_ids == [response.sent_messages[0].id]
 
     with pytest.raises(ApiException) as reused:
         messaging_api.reply_message(ReplyMessageRequest(
@@ -823,3 +823,30 @@ def test_wait_for_sent_sees_sends_from_other_threads(line_emu):
     finally:
         worker.join(timeout=5)
     assert sent.texts == ["async"]
+
+
+def test_simulate_endpoint_delivers_a_customer_message(line_emu, receiver):
+    no_url = requests.post(line_emu.base_url + "/_emulator/events", json={"user_id": ALICE, "text": "hi"}, timeout=5)
+    line_emu.webhook_url = receiver.url
+    ok = requests.post(line_emu.base_url + "/_emulator/events",
+                       json={"type": "text", "user_id": ALICE, "text": "想訂兩盒", "display_name": "Alice"}, timeout=5)
+    bad = requests.post(line_emu.base_url + "/_emulator/events", json={"type": "dance", "user_id": ALICE}, timeout=5)
+
+    assert (no_url.status_code, ok.status_code, bad.status_code) == (409, 200, 400)
+    assert ok.json()["webhook_status"] == 200
+    [(raw, headers)] = receiver.received
+    assert verify_line_signature(raw, headers["X-Line-Signature"], CHANNEL_SECRET)
+    assert json.loads(raw)["events"][0]["message"]["text"] == "想訂兩盒"
+    assert requests.post(line_emu.base_url + "/_emulator/reset", timeout=5).status_code == 200
+    assert line_emu.deliveries == []
+
+
+def test_throughput_under_concurrency_is_sane(line_emu):
+    # Not a timing assertion: 400 concurrent pushes must all be answered and recorded exactly once.
+    line_emu.add_friend(ALICE)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(
+            lambda i: post(line_emu, "/v2/bot/message/push", {"to": ALICE, "messages": [text(str(i))]}).status_code,
+            range(400)))
+    assert statuses == [200] * 400
+    assert sorted(int(s.texts[0]) for s in line_emu.sent) == list(range(400))

@@ -85,12 +85,12 @@ class SentMessage:
 
     kind: str                          # "reply" | "push" | "multicast" | "broadcast"
     to: str                            # user, group or room id
-    messages: tuple[dict, ...]         # the message objects as LINE received them
+    messages: list[dict]               # the message objects as LINE received them
     retry_key: str | None
     reply_token: str | None
     at: float
     request_id: str
-    message_ids: tuple[str, ...]       # `sentMessages[].id` returned to the bot
+    message_ids: list[str]             # `sentMessages[].id` returned to the bot
     delivered: bool                    # False when the user had blocked the account
     notification_disabled: bool = False
 
@@ -100,7 +100,7 @@ class SentMessage:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "to": self.to, "messages": list(self.messages), "retry_key": self.retry_key,
+            "kind": self.kind, "to": self.to, "messages": copy.deepcopy(self.messages), "retry_key": self.retry_key,
             "reply_token": self.reply_token, "at": self.at, "request_id": self.request_id,
             "message_ids": list(self.message_ids), "delivered": self.delivered,
             "notification_disabled": self.notification_disabled,
@@ -217,13 +217,10 @@ _ROUTES = Map([
     Rule("/v2/bot/chat/loading/start", methods=["POST"], endpoint="loading"),
     Rule("/v2/bot/chat/markAsRead", methods=["POST"], endpoint="mark_read_by_token"),
     Rule("/dialog/bot/accountLink", methods=["GET"], endpoint="account_link_dialog"),
-    Rule("/_emulator/health", methods=["GET"], endpoint="emu_health"),
-    Rule("/_emulator/sent", methods=["GET"], endpoint="emu_sent"),
-    Rule("/_emulator/requests", methods=["GET"], endpoint="emu_requests"),
 ])
 
 _RETRY_KEY_ENDPOINTS = {"push", "multicast", "broadcast"}
-_UNAUTHENTICATED = {"account_link_dialog", "emu_health", "emu_sent", "emu_requests"}
+_UNAUTHENTICATED = {"account_link_dialog"}
 
 
 class _Reject(Exception):
@@ -276,7 +273,7 @@ class LineEmulator:
             return self
         self._server = make_server(host, port, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self.base_url = f"http://{host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name="line-emulator", daemon=True)
         self._thread.start()
         return self
@@ -675,9 +672,7 @@ class LineEmulator:
         ULID so a consumer that dedupes on it sees 28 events.
         """
         if path is None:
-            if self.spec_path is None:
-                raise FileNotFoundError("shared fixtures not found (set ORDERCHATZ_SHARED_FIXTURES)")
-            path = self.spec_path.parent / "sdk-v3-test-webhook-sample.json"
+            path = _shared_line_fixture("sdk-v3-test-webhook-sample.json", self.spec_path)
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
         events = []
         for original in payload["events"]:
@@ -861,8 +856,8 @@ class LineEmulator:
 
     def _record(self, kind: str, to: str, body: dict, sent_messages: list[dict], request_id: str, *,
                 retry_key: str | None = None, reply_token: str | None = None, delivered: bool = True) -> None:
-        record = SentMessage(kind, to, tuple(copy.deepcopy(body.get("messages", []))), retry_key, reply_token,
-                             self.clock(), request_id, tuple(m["id"] for m in sent_messages), delivered,
+        record = SentMessage(kind, to, copy.deepcopy(body.get("messages", [])), retry_key, reply_token,
+                             self.clock(), request_id, [m["id"] for m in sent_messages], delivered,
                              bool(body.get("notificationDisabled", False)))
         self._sent.append(record)
         self._changed.notify_all()
@@ -1061,17 +1056,68 @@ class LineEmulator:
         return Response(html, status=200, mimetype="text/html")
 
     def _inspection(self, request: Request) -> Response:
+        """`/_emulator/*`: what the sandbox UI and CLI read and drive (no auth, never recorded)."""
         path = request.path
-        if path == "/_emulator/health":
-            body: Any = {"status": "ok", "spec_validation": self.spec_loaded}
-        elif path == "/_emulator/sent":
+        body: Any
+        if path == "/_emulator/health" and request.method == "GET":
+            body = {"status": "ok", "spec_validation": self.spec_loaded}
+        elif path == "/_emulator/sent" and request.method == "GET":
             body = [s.to_dict() for s in self.sent]
-        elif path == "/_emulator/requests":
+        elif path == "/_emulator/requests" and request.method == "GET":
             body = [{"method": r.method, "path": r.path, "status": r.status, "at": r.at,
                      "request_id": r.request_id} for r in self.requests]
+        elif path == "/_emulator/reset" and request.method == "POST":
+            self.reset()
+            body = {"status": "ok"}
+        elif path == "/_emulator/events" and request.method == "POST":
+            return self._simulate(request)
         else:
-            return Response(json.dumps({"message": MSG_NOT_FOUND}), status=404, mimetype="application/json")
-        return Response(json.dumps(body, ensure_ascii=False), status=200, mimetype="application/json")
+            return _plain_json(404, {"message": MSG_NOT_FOUND})
+        return _plain_json(200, body)
+
+    def _simulate(self, request: Request) -> Response:
+        """Build one event from `{"type": ..., "user_id": ..., ...}` and deliver it to `webhook_url`."""
+        try:
+            spec = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            return _plain_json(400, {"message": "body must be JSON"})
+        if not isinstance(spec, dict) or not isinstance(spec.get("user_id"), str) or not spec["user_id"]:
+            return _plain_json(400, {"message": "user_id is required"})
+        if not self.webhook_url:
+            return _plain_json(409, {"message": "no webhook URL configured"})
+        user_id, kind = spec["user_id"], spec.get("type", "text")
+        builders: dict[str, Callable[[], dict[str, Any]]] = {
+            "text": lambda: self.text_event(user_id, str(spec.get("text", ""))),
+            "image": lambda: self.image_event(user_id),
+            "sticker": lambda: self.sticker_event(user_id, str(spec.get("package_id", "11537")),
+                                                  str(spec.get("sticker_id", "52002738"))),
+            "follow": lambda: self.follow_event(user_id),
+            "unfollow": lambda: self.unfollow_event(user_id),
+            "postback": lambda: self.postback_event(user_id, str(spec.get("data", ""))),
+            "unsend": lambda: self.unsend_event(user_id, str(spec.get("message_id", ""))),
+        }
+        if kind not in builders:
+            return _plain_json(400, {"message": f"type must be one of {sorted(builders)}"})
+        if spec.get("display_name"):
+            self.set_profile(user_id, str(spec["display_name"]))
+        event = builders[kind]()
+        try:
+            status, text = self.deliver(self.webhook_url, [event])
+        except requests.RequestException as exc:
+            return _plain_json(502, {"message": f"webhook delivery failed: {exc.__class__.__name__}", "event": event})
+        return _plain_json(200, {"webhook_status": status, "webhook_response": text[:500], "event": event})
+
+
+def _shared_line_fixture(name: str, spec_path: Path | None) -> Path:
+    """A file next to the spec, else in the default shared fixtures folder."""
+    for spec in (spec_path, default_spec_path()):
+        if spec is not None and (spec.parent / name).is_file():
+            return spec.parent / name
+    raise FileNotFoundError(f"shared fixture {name} not found (set ORDERCHATZ_SHARED_FIXTURES)")
+
+
+def _plain_json(status: int, body: Any) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
 
 
 __all__ = [

@@ -28,13 +28,15 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Mapping
+from datetime import datetime
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
 from .woo_data import RECORDED_BASE, load_seed
-from .woo_store import ApiError, ListResult, WooShop, filter_fields, int_param
+from .woo_store import (ALL_EXACT, ORDER_EXTRA_FIELDS, ApiError, ListResult, WooShop,
+                        filter_fields, int_param)
 
 API_PREFIX = "/wp-json/wc/v3/"
 OAUTH_MAX_AGE = 15 * 60  # WooCommerce rejects OAuth timestamps older than 15 minutes
@@ -106,13 +108,14 @@ class WooEmulator:
     def __init__(self, storage: str = "hpos", consumer_key: str = "ck_emulator",
                  consumer_secret: str = "cs_emulator", latency: float = 0.0,
                  https_forwarded: bool = False, *, strip_authorization: bool = False,
-                 fixtures_dir: Path | None = None) -> None:
+                 fixtures_dir: Path | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.storage = storage
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.https_forwarded = https_forwarded
         self.strip_authorization = strip_authorization
-        self.shop = WooShop(load_seed(fixtures_dir), storage)
+        self.shop = WooShop(load_seed(fixtures_dir), storage, clock)
         self.requests: list[EmulatedRequest] = []
         self._latency = float(latency)
         self._failures: list[_Failure] = []
@@ -388,17 +391,19 @@ class WooEmulator:
             _require(authenticated, "list")
             result = {"orders": self.shop.list_orders, "customers": self.shop.list_customers,
                       "products": self.shop.list_products}[parts[0]](query)
-            return self._list_answer(parts[0], result, pairs, fields)
+            return self._list_answer(parts[0], result, pairs, fields, _EXACT[parts[0]])
         if len(parts) >= 2 and not parts[1].isdigit():
             raise _no_route()
         if len(parts) == 2 and parts[0] == "orders":
             order_id = int(parts[1])
             if method == "GET":
                 _require(authenticated, "view")
-                return _Answer(200, filter_fields(self.shop.get_order(order_id), fields))
+                return _Answer(200, filter_fields(self.shop.get_order(order_id), fields,
+                                                  ORDER_EXTRA_FIELDS))
             if method in ("PUT", "POST", "PATCH"):
                 _require(authenticated, "edit")
-                return _Answer(200, filter_fields(self.shop.update_order(order_id, body), fields))
+                return _Answer(200, filter_fields(self.shop.update_order(order_id, body), fields,
+                                                  ORDER_EXTRA_FIELDS))
         if len(parts) == 3 and parts[0] == "orders" and parts[2] == "notes":
             order_id = int(parts[1])
             if method == "GET":
@@ -417,11 +422,12 @@ class WooEmulator:
             return _Answer(200, filter_fields(self.shop.get_customer(int(parts[1])), fields))
         if len(parts) == 2 and parts[0] == "products" and method == "GET":
             _require(authenticated, "view")
-            return _Answer(200, filter_fields(self.shop.get_product(int(parts[1])), fields))
+            return _Answer(200, filter_fields(self.shop.get_product(int(parts[1])), fields,
+                                              ALL_EXACT))
         raise _no_route()
 
-    def _list_answer(self, resource: str, result: ListResult,
-                     pairs: tuple[tuple[str, str], ...], fields: str | None) -> _Answer:
+    def _list_answer(self, resource: str, result: ListResult, pairs: tuple[tuple[str, str], ...],
+                     fields: str | None, exact_only: frozenset[str] | None) -> _Answer:
         headers = {"X-WP-Total": str(result.total), "X-WP-TotalPages": str(result.total_pages)}
         links = []
         if result.page > 1 or result.total_pages > 1:
@@ -433,7 +439,7 @@ class WooEmulator:
                 links.append(f'<{_link_url(resource, base_pairs, result.page + 1)}>; rel="next"')
         if links:
             headers["Link"] = "\n".join(links)
-        return _Answer(200, filter_fields(result.items, fields), headers)
+        return _Answer(200, filter_fields(result.items, fields, exact_only), headers)
 
     def _link_pairs(self, resource: str, pairs: tuple[tuple[str, str], ...],
                     full: bool) -> list[tuple[str, str]]:
@@ -451,6 +457,10 @@ class WooEmulator:
         if full:
             out.extend([("dp", "0"), ("context", "view")])
         return out
+
+
+# How each list endpoint treats dotted ``_fields`` (see woo_store.filter_fields).
+_EXACT = {"orders": ORDER_EXTRA_FIELDS, "customers": None, "products": ALL_EXACT}
 
 
 def _link_url(resource: str, pairs: list[tuple[str, str]], page: int) -> str:

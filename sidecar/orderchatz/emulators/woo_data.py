@@ -8,6 +8,7 @@ using line items of the same products from other recorded orders.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -47,7 +48,13 @@ def _is_full_order(body: Any) -> bool:
 
 
 def load_seed(fixtures_dir: Path | None = None) -> SeedData:
-    folder = (fixtures_dir or default_fixtures_dir()) / RECORDED_DIR
+    """The recorded shop. Parsed once per folder; callers get it to deep-copy, never to mutate."""
+    return _load_seed((fixtures_dir or default_fixtures_dir()).resolve())
+
+
+@functools.lru_cache(maxsize=4)
+def _load_seed(fixtures_dir: Path) -> SeedData:
+    folder = fixtures_dir / RECORDED_DIR
     if not (folder / "_index.json").exists():
         raise SeedDataMissing(f"recorded WooCommerce fixtures not found in {folder}")
     seed = SeedData()

@@ -9,7 +9,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import unquote_plus
 
 from .woo_data import API_USER_DISPLAY_NAME, SeedData
@@ -43,8 +43,12 @@ class ListResult:
     past_last_page: bool
 
 
-def now_local() -> tuple[str, str]:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def local_and_gmt(now: datetime) -> tuple[str, str]:
+    now = now.astimezone(timezone.utc).replace(microsecond=0)
     return (now.astimezone(SHOP_TZ).strftime("%Y-%m-%dT%H:%M:%S"),
             now.strftime("%Y-%m-%dT%H:%M:%S"))
 
@@ -113,10 +117,12 @@ def _lower(value: Any) -> str:
 class WooShop:
     """Thread-safe state of the emulated shop."""
 
-    def __init__(self, seed: SeedData, storage: str) -> None:
+    def __init__(self, seed: SeedData, storage: str,
+                 clock: Callable[[], datetime] | None = None) -> None:
         if storage not in ("hpos", "cpt"):
             raise ValueError("storage must be 'hpos' or 'cpt'")
         self.storage = storage
+        self.clock = clock or utc_now
         self._lock = threading.RLock()
         self.orders = copy.deepcopy(seed.orders)
         self.customers = copy.deepcopy(seed.customers)
@@ -226,7 +232,7 @@ class WooShop:
             order = self.orders.get(order_id)
             if order is None:
                 raise ApiError(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
-            local, gmt = now_local()
+            local, gmt = local_and_gmt(self.clock())
             if "status" in changes:
                 new = str(changes["status"])
                 if new not in ORDER_STATUSES[:-1]:
@@ -239,6 +245,10 @@ class WooShop:
                         order["date_paid"], order["date_paid_gmt"] = local, gmt
                     if new == "completed":
                         order["date_completed"], order["date_completed_gmt"] = local, gmt
+                    # WC_Order::is_editable() / needs_payment() follow the status.
+                    order["is_editable"] = new in ("pending", "on-hold", "checkout-draft")
+                    order["needs_payment"] = new in ("pending", "failed") and \
+                        float(order.get("total") or 0) > 0
                     self._add_note(order_id, f"Order status changed from {STATUS_TITLES[old]} to "
                                    f"{STATUS_TITLES[new]}.", False, "WooCommerce")
             if "customer_note" in changes:
@@ -285,7 +295,7 @@ class WooShop:
     # -- notes ---------------------------------------------------------------------------------
 
     def _add_note(self, order_id: int, text: str, customer_note: bool, author: str) -> dict:
-        local, gmt = now_local()
+        local, gmt = local_and_gmt(self.clock())
         note = {"id": self._next_note_id, "author": author, "date_created": local,
                 "date_created_gmt": gmt, "note": text, "customer_note": customer_note}
         self._next_note_id += 1
@@ -418,8 +428,21 @@ class WooShop:
             return copy.deepcopy(product)
 
 
-def filter_fields(body: Any, fields: str | None) -> Any:
-    """WordPress' ``_fields``: comma list of top-level or dotted nested paths; drops ``_links``."""
+# WooCommerce computes these order fields only when ``_fields`` names them exactly (the
+# controller intersects its "extra fields" with the requested list), so ``line_items.name`` alone
+# returns no line items at all (recorded: orders.search.phone-0912-345-678._fields).
+ORDER_EXTRA_FIELDS = frozenset({"meta_data", "line_items", "tax_lines", "shipping_lines",
+                                "fee_lines", "coupon_lines", "refunds", "payment_url",
+                                "is_editable", "needs_payment", "needs_processing"})
+
+
+def filter_fields(body: Any, fields: str | None,
+                  exact_only: frozenset[str] | None = None) -> Any:
+    """WordPress' ``_fields``: comma list of top-level or dotted nested paths; drops ``_links``.
+
+    Top-level keys in ``exact_only`` survive only when listed by their own name. ``exact_only``
+    of ``ALL_EXACT`` applies that to every key (products compute each field by exact name).
+    """
     if not fields:
         return body
     tree: dict[str, Any] = {}
@@ -435,7 +458,13 @@ def filter_fields(body: Any, fields: str | None) -> Any:
                 node[part] = True
             else:
                 node = node.setdefault(part, {})
+    if exact_only is not None:
+        tree = {k: v for k, v in tree.items()
+                if v is True or (exact_only is not ALL_EXACT and k not in exact_only)}
     return _apply_mask(body, tree)
+
+
+ALL_EXACT: frozenset[str] = frozenset({"*"})
 
 
 def _apply_mask(value: Any, mask: dict[str, Any] | bool) -> Any:

@@ -36,16 +36,18 @@ T = TypeVar("T")
 API_PREFIX = "/wp-json/wc/v3"
 MAX_PER_PAGE = 100  # WooCommerce rejects per_page > 100 with 400 rest_invalid_param
 
+# WooCommerce 7.9 only computes line_items (and other "extra" order fields) or any product field
+# when _fields names it exactly: "line_items.name" returns no line items at all. So whole objects
+# are requested for those; dotted paths are fine for plain data such as an order's shipping block.
 ORDER_FIELDS = (
     "id,number,status,currency,currency_symbol,total,date_created,date_created_gmt,customer_id,"
-    "billing,shipping.first_name,shipping.last_name,shipping.phone,"
-    "line_items.name,line_items.quantity,line_items.product_id"
+    "billing,shipping.first_name,shipping.last_name,shipping.phone,line_items"
 )
 ORDER_DETAIL_FIELDS = ORDER_FIELDS + ",customer_note,payment_method_title,date_paid,shipping_total"
 NOTE_FIELDS = "id,author,date_created,date_created_gmt,note,customer_note"
 CUSTOMER_FIELDS = "id,email,first_name,last_name,username,role,date_created,billing,shipping.phone"
 PRODUCT_FIELDS = (
-    "id,name,permalink,status,sku,price,regular_price,sale_price,on_sale,stock_status,images.src,images.alt"
+    "id,name,permalink,status,sku,price,regular_price,sale_price,on_sale,stock_status,images"
 )
 
 AuthMode = Literal["auto", "basic", "oauth"]

@@ -5,7 +5,7 @@ import pytest
 from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, MessagingApiBlob
 
 from orderchatz.emulators.line import LineEmulator
-from tests.support import free_port
+from tests.support import SHARED_FIXTURES, free_port, shared_fixture
 
 CHANNEL_SECRET = "test-channel-secret-0123456789abcdef"
 ACCESS_TOKEN = "test-channel-access-token"
@@ -30,13 +30,21 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def spec_file():
+    """For tests of rules only the full OpenAPI spec carries (Flex, templates): skip without it."""
+    return shared_fixture("line/messaging-api.yml")
+
+
+@pytest.fixture
 def line_emu(clock):
-    emu = LineEmulator(channel_secret=CHANNEL_SECRET, access_token=ACCESS_TOKEN, clock=clock)
+    emu = LineEmulator(channel_secret=CHANNEL_SECRET, access_token=ACCESS_TOKEN, clock=clock,
+                       spec_path=SHARED_FIXTURES / "line" / "messaging-api.yml")
     emu.start(port=free_port())
     try:
         yield emu
     finally:
         emu.stop()
+    assert emu.errors == [], "the emulator itself raised while answering"
 
 
 @pytest.fixture

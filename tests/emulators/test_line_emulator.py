@@ -328,7 +328,7 @@ def test_missing_required_fields(line_emu):
     assert {d["property"] for d in response.json()["details"]} == {"replyToken", "messages"}
 
 
-def test_invalid_flex_bubble_is_rejected_with_json_pointer(line_emu):
+def test_invalid_flex_bubble_is_rejected_with_json_pointer(line_emu, spec_file):
     line_emu.add_friend(ALICE)
     bubble = {"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": [
         {"type": "text", "text": "ok"},
@@ -346,7 +346,7 @@ def test_invalid_flex_bubble_is_rejected_with_json_pointer(line_emu):
     assert line_emu.sent == []
 
 
-def test_flex_rules_the_spec_leaves_out(line_emu):
+def test_flex_rules_the_spec_leaves_out(line_emu, spec_file):
     line_emu.add_friend(ALICE)
     card = product_card()
     card["contents"]["hero"]["url"] = "http://shop.example.com/insecure.jpg"
@@ -359,7 +359,7 @@ def test_flex_rules_the_spec_leaves_out(line_emu):
     ]
 
 
-def test_box_missing_layout_and_wrong_enum(line_emu):
+def test_box_missing_layout_and_wrong_enum(line_emu, spec_file):
     line_emu.add_friend(ALICE)
     bubble = {"type": "bubble", "size": "huge", "body": {"type": "box", "contents": []}}
     response = post(line_emu, "/v2/bot/message/push",
@@ -390,7 +390,7 @@ def test_flex_carousel_limit_of_12_bubbles(line_emu):
     assert response.json()["details"][0]["property"] == "/contents"
 
 
-def test_sticker_and_template_messages(line_emu, messaging_api):
+def test_sticker_and_template_messages(line_emu, messaging_api, spec_file):
     line_emu.add_friend(ALICE)
     messaging_api.push_message(PushMessageRequest(to=ALICE, messages=[StickerMessage(package_id="446", sticker_id="1988")]))
     bad_template = {"type": "template", "altText": "x",
@@ -778,7 +778,7 @@ def test_account_link_dialog_delivers_the_webhook(line_emu, receiver):
 
 # --- inspection ---------------------------------------------------------------------------------
 
-def test_inspection_endpoints_and_wait_for_sent(line_emu, messaging_api):
+def test_inspection_endpoints_and_wait_for_sent(line_emu, messaging_api, spec_file):
     line_emu.add_friend(ALICE)
     messaging_api.push_message(PushMessageRequest(to=ALICE, messages=[TextMessage(text="one")]))
     messaging_api.push_message(PushMessageRequest(to=ALICE, messages=[TextMessage(text="two")]))

@@ -304,6 +304,7 @@ class LineEmulator:
 
     def _reset_state(self) -> None:
         self._sent: list[SentMessage] = []
+        self._errors: list[Exception] = []
         self._requests: list[RecordedRequest] = []
         self._deliveries: list[WebhookDelivery] = []
         self._faults: list[_Fault] = []
@@ -337,6 +338,12 @@ class LineEmulator:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def errors(self) -> list[Exception]:
+        """Exceptions raised inside the emulator while answering (each answered 500)."""
+        with self._lock:
+            return list(self._errors)
 
     @property
     def deliveries(self) -> list[WebhookDelivery]:
@@ -815,6 +822,10 @@ class LineEmulator:
             return handler(request, raw, request_id, **args)
         except _Reject as reject:
             return self._json(reject.status, reject.body, request_id, reject.headers)
+        except Exception as exc:  # an emulator bug must show up in the test, not as a silent 500
+            with self._lock:
+                self._errors.append(exc)
+            return self._json(500, {"message": f"emulator error: {exc.__class__.__name__}: {exc}"}, request_id)
 
     def _authenticate(self, request: Request) -> None:
         header = request.headers.get("Authorization", "")

@@ -357,9 +357,9 @@ class WordPressSite:
             uninstall_plugin( {_php_string(PLUGIN_BASENAME)} );
         """, user="admin")
 
-    def run_cron(self, *, advance_seconds: int = 0, hook_prefix: str = "") -> list[str]:
+    def run_cron(self, *, advance_seconds: int = 0, hook_prefix: str = "orderchatz_") -> list[str]:
         """Run the WP-Cron events due by now + `advance_seconds` (as wp-cron.php would, minus the
-        lock), optionally only hooks starting with `hook_prefix`. Returns the hooks run, in order."""
+        lock), only hooks starting with `hook_prefix` ("" for all, core included). Returns the hooks run, in order."""
         return self.php_json(f"""
             $ran = array();
             $horizon = time() + {int(advance_seconds)};

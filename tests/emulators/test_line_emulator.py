@@ -759,6 +759,13 @@ def test_fixture_loader_yields_28_events_with_fresh_reply_tokens(line_emu, messa
     assert len(parsed) == 28
     assert sum(isinstance(e, UnknownEvent) for e in parsed) == 1      # the sample's "undefined" event
 
+    line_media = [e["message"]["id"] for e in events
+                  if e.get("message", {}).get("contentProvider", {}).get("type") == "line"]
+    assert line_media == ["354718705033693861"]
+    response = requests.get(f"{line_emu.base_url}/v2/bot/message/{line_media[0]}/content",
+                            headers={"Authorization": f"Bearer {ACCESS_TOKEN}"}, timeout=5)
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/jpeg"
+
     first_user_event = next(e for e in events if "replyToken" in e and e["source"]["type"] == "user")
     messaging_api.reply_message(ReplyMessageRequest(reply_token=first_user_event["replyToken"],
                                                     messages=[TextMessage(text="ok")]))

@@ -33,7 +33,7 @@ import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -74,6 +74,13 @@ MSG_RETRY_KEY_UNSUPPORTED = "X-Line-Retry-Key is not supported for this endpoint
 MSG_RETRY_KEY_INVALID = "The retry key must be a UUID in hexadecimal format"
 MSG_CONTENT_GONE = "The content is no longer available"
 
+# Placeholder bytes for media in the shared fixture events (the sample carries no content).
+_FIXTURE_CONTENT = {
+    "image": (b"\xff\xd8\xff\xe0fixture-image\xff\xd9", "image/jpeg"),
+    "video": (b"\x00\x00\x00\x18ftypmp42fixture-video", "video/mp4"),
+    "audio": (b"\x00\x00\x00\x18ftypM4A fixture-audio", "audio/x-m4a"),
+    "file": (b"fixture-file", "application/octet-stream"),
+}
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Message types that come back with a quoteToken in `sentMessages` (reference: "quote target").
 _QUOTABLE = {"text", "textV2", "sticker", "image", "video"}
@@ -676,7 +683,9 @@ class LineEmulator:
         """The 28 events of the SDK's own webhook test sample, with reply tokens this emulator honours.
 
         The sample reuses one `webhookEventId` for every event; `fresh_event_ids` gives each a new
-        ULID so a consumer that dedupes on it sees 28 events.
+        ULID so a consumer that dedupes on it sees 28 events. Every source becomes a known chat;
+        follow/unfollow in the sample change no block state. Media sent through LINE
+        (`contentProvider.type == "line"`, and files) gets placeholder bytes at the content endpoint.
         """
         if path is None:
             path = _shared_line_fixture("sdk-v3-test-webhook-sample.json", self.spec_path)
@@ -691,8 +700,22 @@ class LineEmulator:
                 event["replyToken"] = self.issue_reply_token(source=source)
             if fresh_event_ids:
                 event["webhookEventId"] = ev.new_ulid()
+            self._register_fixture_content(event.get("message"))
             events.append(event)
         return events
+
+    def _register_fixture_content(self, message: dict[str, Any] | None) -> None:
+        """Media the user sent through LINE (not an external URL) is downloadable; give it bytes."""
+        if not message or message.get("type") not in _FIXTURE_CONTENT:
+            return
+        provider = message.get("contentProvider", {"type": "line"})
+        if provider.get("type") != "line":
+            return
+        with self._lock:
+            if str(message.get("id")) in self._content:
+                return
+        data, content_type = _FIXTURE_CONTENT[message["type"]]
+        self.add_content(str(message["id"]), data, content_type)
 
     # --- delivering webhooks -----------------------------------------------------------------
 
@@ -1131,8 +1154,38 @@ def _plain_json(status: int, body: Any) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`python -m orderchatz.emulators.line`: run the emulator alone until Ctrl-C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Local LINE Platform emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--channel-secret", default=os.environ.get("ORDERCHATZ_LINE_CHANNEL_SECRET",
+                                                                   "emulator-channel-secret"))
+    parser.add_argument("--access-token", default=os.environ.get("ORDERCHATZ_LINE_CHANNEL_ACCESS_TOKEN",
+                                                                 "emulator-channel-access-token"))
+    parser.add_argument("--webhook-url", default=None, help="where simulated events are delivered")
+    parser.add_argument("--spec", default=None, help="path to messaging-api.yml")
+    args = parser.parse_args(argv)
+    emu = LineEmulator(args.channel_secret, args.access_token, spec_path=args.spec, webhook_url=args.webhook_url)
+    emu.start(args.host, args.port)
+    print(f"LINE emulator on {emu.base_url} (spec validation: {emu.spec_loaded})", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0
+
+
 __all__ = [
     "LineEmulator", "SentMessage", "RecordedRequest", "WebhookDelivery", "LinkToken", "dotted",
     "MSG_INVALID_REPLY_TOKEN", "MSG_RETRY_ACCEPTED", "MSG_MONTHLY_LIMIT", "MSG_RATE_LIMIT",
     "MSG_FAILED_TO_SEND", "MSG_NO_AUTH", "MSG_BAD_TOKEN",
 ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -279,8 +280,6 @@ class SpecValidator:
             out.append(Violation(path, "uri", "invalid uri", flex_root))
         pattern = schema.get("pattern")
         if pattern:
-            import re
-
             if not re.search(pattern, value):
                 out.append(Violation(path, "invalid", f"Must match {pattern}", flex_root))
 

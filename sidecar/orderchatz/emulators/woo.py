@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from datetime import datetime
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, quote_plus, urlsplit
@@ -359,9 +360,10 @@ class WooEmulator:
         base_string = oauth_signature.signature_base_string(
             method, oauth_signature.base_string_uri(origin + path),
             oauth_signature.normalize_parameters(signed))
-        sign = oauth_signature.sign_hmac_sha256 if method_name == "HMAC-SHA256" \
-            else oauth_signature.sign_hmac_sha1
-        expected = sign(base_string, self.consumer_secret, "")
+        sign = oauth_signature.sign_hmac_sha256_with_client if method_name == "HMAC-SHA256" \
+            else oauth_signature.sign_hmac_sha1_with_client
+        expected = sign(base_string, SimpleNamespace(client_secret=self.consumer_secret,
+                                                     resource_owner_secret=""))
         if not hmac.compare_digest(expected.encode(), oauth["oauth_signature"].encode()):
             return "none", _auth_error("Invalid signature - provided signature does not match.")
         try:

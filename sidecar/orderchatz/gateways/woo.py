@@ -333,6 +333,14 @@ def _product_from_json(data: Mapping[str, Any]) -> Product:
     )
 
 
+_DISCOVERY_LINK = re.compile(r'<(https?)://[^>]*>;\s*rel="https://api\.w\.org/"')
+
+
+def _wordpress_saw_https(response: requests.Response) -> bool | None:
+    match = _DISCOVERY_LINK.search(response.headers.get("Link", ""))
+    return None if match is None else match.group(1) == "https"
+
+
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
     value = headers.get(name)
     if value is None:
@@ -538,7 +546,8 @@ class WooClient:
                                         "and secret (WooCommerce → Settings → Advanced → REST API) "
                                         "and that the key has Read/Write permission.")
         if status == 401:
-            return WooUnauthenticated(text, status=status, code=code, hint=self._anonymous_hint())
+            return WooUnauthenticated(text, status=status, code=code,
+                                      hint=self._anonymous_hint(_wordpress_saw_https(response)))
         if status == 403:
             return WooAuthRejected(text, status=status, code=code,
                                    hint="The API key's user lacks the rights for this request; "
@@ -548,17 +557,24 @@ class WooClient:
             return WooNotFound(text, status=status, code=code)
         return WooRequestRejected(text, status=status, code=code)
 
-    def _anonymous_hint(self) -> str:
-        if self.auth_mode == "basic" and not self.is_https:
-            return ("WooCommerce ignores HTTP Basic authentication on plain-HTTP sites and expects "
-                    "OAuth 1.0a there. Use an https:// shop URL, or leave the auth mode on 'auto' "
-                    "so OAuth is used over http.")
+    def _anonymous_hint(self, saw_https: bool | None) -> str:
+        """Why WooCommerce treated us as anonymous, as specifically as the answer allows.
+
+        WordPress builds the discovery ``Link`` of the 401 from ``is_ssl()``, so its scheme tells
+        whether WordPress saw the request as HTTPS (then Basic would have been read).
+        """
+        stripped = ("The request reached WooCommerce without credentials: the web server or a "
+                    "proxy in front of it strips the Authorization header (common with Apache + "
+                    "PHP-FPM/CGI: add 'CGIPassAuth On' or "
+                    "'SetEnvIf Authorization \"(.*)\" HTTP_AUTHORIZATION=$1'), or the consumer "
+                    "key no longer exists.")
         if self.auth_mode == "basic":
-            return ("The request reached WooCommerce without credentials. The web server or a "
-                    "proxy in front of it probably strips the Authorization header (common with "
-                    "Apache + PHP-FPM/CGI: add 'CGIPassAuth On' or "
-                    "'SetEnvIf Authorization \"(.*)\" HTTP_AUTHORIZATION=$1'). Also check that the "
-                    "consumer key still exists.")
+            if saw_https is False or (saw_https is None and not self.is_https):
+                return ("WooCommerce ignores HTTP Basic authentication when WordPress sees plain "
+                        "HTTP (is_ssl() is false) and expects OAuth 1.0a there. Use an https:// "
+                        "shop URL, leave the auth mode on 'auto' so OAuth is used over http, or "
+                        "make WordPress honour the proxy's X-Forwarded-Proto header.")
+            return stripped
         return ("The OAuth-signed request reached WooCommerce without credentials: check that the "
                 "consumer key still exists and that nothing rewrites the query string.")
 

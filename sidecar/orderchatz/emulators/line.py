@@ -33,6 +33,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -253,6 +254,7 @@ class LineEmulator:
                  accept_unknown_recipients: bool = False,
                  partner_features: bool = False,
                  webhook_url: str | None = None,
+                 keep_requests: int = 50_000,
                  clock: Callable[[], float] = time.time):
         self.channel_secret = channel_secret
         self.access_token = access_token
@@ -266,6 +268,7 @@ class LineEmulator:
         self.partner_features = partner_features
         self.webhook_url = webhook_url
         self.clock = clock
+        self.keep_requests = keep_requests     # benchmarks send many; only the newest are kept
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._server: Any = None
@@ -312,7 +315,7 @@ class LineEmulator:
     def _reset_state(self) -> None:
         self._sent: list[SentMessage] = []
         self._errors: list[Exception] = []
-        self._requests: list[RecordedRequest] = []
+        self._requests: deque[RecordedRequest] = deque(maxlen=self.keep_requests)
         self._deliveries: list[WebhookDelivery] = []
         self._faults: list[_Fault] = []
         self._reply_tokens: dict[str, _ReplyToken] = {}
@@ -446,8 +449,8 @@ class LineEmulator:
             if used is not None:
                 self._quota_used = used
 
-    def fail_next(self, path_prefix: str, status: int | None, body: Any = None, *, times: int = 1,
-                  delay: float = 0.0, method: str | None = None, accepted: bool = False,
+    def fail_next(self, path_prefix: str, status: int | None, body: Any = None, times: int = 1,
+                  delay: float = 0.0, *, method: str | None = None, accepted: bool = False,
                   headers: dict[str, str] | None = None) -> None:
         """Answer the next `times` requests under `path_prefix` with `status` after `delay` seconds.
 

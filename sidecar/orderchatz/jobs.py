@@ -43,24 +43,32 @@ def _message_id(ref: str) -> int:
     return int(str(ref).split(":", 1)[0])
 
 
-def send_message(ref: str) -> str:
+def _done(outbox_id, result: str) -> str:
+    from .domain.followups import mark_done
+    mark_done(services(), outbox_id)
+    return result
+
+
+def send_message(ref: str, outbox_id: int | None = None) -> str:
     from .domain.outbound import send_outbound_message
-    return send_outbound_message(services(), _message_id(ref), last_attempt=_last_attempt())
+    return _done(outbox_id, send_outbound_message(services(), _message_id(ref),
+                                                  last_attempt=_last_attempt()))
 
 
-def refresh_profile(ref: str) -> str:
+def refresh_profile(ref: str, outbox_id: int | None = None) -> str:
     from .domain.friends import refresh_friend_profile
-    return refresh_friend_profile(services(), str(ref).split(":", 1)[0])
+    return _done(outbox_id, refresh_friend_profile(services(), str(ref).split(":", 1)[0]))
 
 
-def download_media(ref: str) -> str:
+def download_media(ref: str, outbox_id: int | None = None) -> str:
     from .domain.media import download_message_media
-    return download_message_media(services(), _message_id(ref), last_attempt=_last_attempt())
+    return _done(outbox_id, download_message_media(services(), _message_id(ref),
+                                                   last_attempt=_last_attempt()))
 
 
-def process_wp_event(ref: str) -> str:
+def process_wp_event(ref: str, outbox_id: int | None = None) -> str:
     from .domain.order_events import deliver_wp_event
-    return deliver_wp_event(services(), int(ref), last_attempt=_last_attempt())
+    return _done(outbox_id, deliver_wp_event(services(), int(ref), last_attempt=_last_attempt()))
 
 
 def sweep(svc: Services) -> int:

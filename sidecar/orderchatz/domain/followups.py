@@ -2,8 +2,10 @@
 
 A webhook or an API call writes `Outbox` rows in its own transaction; once committed it tries to
 enqueue them into RQ. When Redis is down the rows simply wait and the worker's sweeper enqueues
-them later, so nothing is lost and nothing runs before its data is durable. Job ids are derived
-from the row, and every job is idempotent, so enqueuing twice is harmless.
+them later; when Redis lost a queued job (a restart without persistence) the sweeper sees the row
+is not done and the job no longer exists, and enqueues it again. So nothing is lost and nothing
+runs before its data is durable. Job ids are derived from the row, and every job is idempotent,
+so enqueuing twice is harmless.
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ def enqueue_followups(svc, rows: list[Outbox]) -> int:
         pipe = svc.redis.pipeline()
         for row in rows:
             func, retry = JOBS[row.job]
-            svc.queue.enqueue(func, row.ref, job_id=job_id(row),
+            svc.queue.enqueue(func, row.ref, row.id, job_id=job_id(row),
                               retry=retry, pipeline=pipe, failure_ttl=7 * 86400)
             done.append(row.id)
         pipe.execute()
@@ -65,12 +67,29 @@ def enqueue_followups(svc, rows: list[Outbox]) -> int:
     return len(done)
 
 
-def sweep_outbox(svc, *, min_age: float = 5.0, limit: int = 500) -> int:
-    """Enqueue rows that were committed but never reached Redis (e.g. it was down)."""
-    cutoff = utcnow() - timedelta(seconds=min_age)
+def mark_done(svc, outbox_id: int | None) -> None:
+    if outbox_id is not None:
+        with svc.store.session() as s:
+            s.execute(update(Outbox).where(Outbox.id == int(outbox_id)).values(done_at=utcnow()))
+
+
+def sweep_outbox(svc, *, min_age: float = 5.0, lost_after: float = 60.0, limit: int = 500) -> int:
+    """Enqueue rows that never reached Redis, or whose job Redis no longer has."""
+    now = utcnow()
     with svc.store.session() as s:
-        rows = list(s.scalars(select(Outbox).where(Outbox.enqueued_at.is_(None),
-                                                   Outbox.created_at <= cutoff)
-                              .order_by(Outbox.id).limit(limit)))
-        s.execute(delete(Outbox).where(Outbox.enqueued_at < utcnow() - timedelta(days=2)))
-    return enqueue_followups(svc, rows)
+        never = list(s.scalars(select(Outbox).where(Outbox.done_at.is_(None), Outbox.enqueued_at.is_(None),
+                                                    Outbox.created_at <= now - timedelta(seconds=min_age))
+                               .order_by(Outbox.id).limit(limit)))
+        waiting = list(s.scalars(select(Outbox).where(
+            Outbox.done_at.is_(None),
+            Outbox.enqueued_at <= now - timedelta(seconds=lost_after)).order_by(Outbox.id).limit(limit)))
+        s.execute(delete(Outbox).where(Outbox.done_at < now - timedelta(days=2)))
+    lost = []
+    if waiting:
+        pipe = svc.redis.pipeline()
+        for row in waiting:
+            pipe.exists(f"rq:job:{job_id(row)}")
+        lost = [row for row, exists in zip(waiting, pipe.execute()) if not exists]
+        if lost:
+            log.warning("re-enqueuing %d follow-up jobs Redis no longer has", len(lost))
+    return enqueue_followups(svc, never + lost)

@@ -120,7 +120,8 @@ class WebhookEvent(Base):
 class Outbox(Base):
     """Follow-up jobs written in the same transaction as the data they act on.
 
-    Enqueued into RQ after commit; if Redis was down the worker's sweeper enqueues them later.
+    Enqueued into RQ after commit; if Redis was down, or lost the job, the worker's sweeper
+    enqueues them again. `done_at` is set when the job has run to completion.
     """
 
     __tablename__ = "outbox"
@@ -129,10 +130,11 @@ class Outbox(Base):
     ref: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("job", "ref", name="uq_outbox_job_ref"),
-        Index("ix_outbox_pending", "enqueued_at", "id"),
+        Index("ix_outbox_pending", "done_at", "enqueued_at", "id"),
     )
 
 

@@ -107,7 +107,7 @@ class OrderChatz_Settings_Page {
 			$url = untrailingslashit( trim( sanitize_text_field( wp_unslash( $input['sidecar_url'] ) ) ) );
 			$error = self::url_error( $url );
 			if ( '' !== $error ) {
-				add_settings_error( self::GROUP, 'orderchatz_sidecar_url', $error );
+				self::refuse( 'orderchatz_sidecar_url', $error );
 			} else {
 				$clean['sidecar_url'] = '' === $url ? '' : esc_url_raw( $url, array( 'http', 'https' ) );
 			}
@@ -119,7 +119,7 @@ class OrderChatz_Settings_Page {
 				$secret = (string) $saved['shared_secret']; // Empty field: keep the saved secret.
 			} elseif ( strlen( $secret ) < OrderChatz_Settings::MIN_SECRET_LENGTH || preg_match( '/[\x00-\x1f\x7f]/', $secret ) ) {
 				/* translators: %d: minimum length */
-				add_settings_error( self::GROUP, 'orderchatz_shared_secret', sprintf( __( 'The shared secret must be at least %d characters without control characters. The saved secret was kept.', 'orderchatz' ), OrderChatz_Settings::MIN_SECRET_LENGTH ) );
+				self::refuse( 'orderchatz_shared_secret', sprintf( __( 'The shared secret must be at least %d characters without control characters. The saved secret was kept.', 'orderchatz' ), OrderChatz_Settings::MIN_SECRET_LENGTH ) );
 				$secret = (string) $saved['shared_secret'];
 			}
 			$clean['shared_secret'] = $secret;
@@ -127,6 +127,20 @@ class OrderChatz_Settings_Page {
 
 		$clean['forward_status_changes'] = ! empty( $input['forward_status_changes'] );
 		return $clean;
+	}
+
+	/**
+	 * Report a refused value on the settings screen. The sanitiser also runs outside wp-admin
+	 * (update_option() from code), where the Settings API's template functions are not loaded.
+	 *
+	 * @param string $code    Error code.
+	 * @param string $message Plain text.
+	 */
+	private static function refuse( $code, $message ) {
+		if ( ! function_exists( 'add_settings_error' ) ) {
+			require_once ABSPATH . 'wp-admin/includes/template.php';
+		}
+		add_settings_error( self::GROUP, $code, $message );
 	}
 
 	/**

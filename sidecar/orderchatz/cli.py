@@ -83,6 +83,9 @@ def cmd_worker(args) -> None:
 
 def cmd_token(args) -> None:
     from .auth import mint_panel_token
+    from .sandbox import apply_sandbox_env
+
+    apply_sandbox_env()
     cfg = _config()
     print(mint_panel_token(cfg.shared_secret, issuer=cfg.wp_issuer, user_id=args.user,
                            name=args.name, locale=args.locale, lifetime=args.lifetime))
@@ -95,14 +98,21 @@ def cmd_simulate(args) -> None:
 
     from .auth import line_signature
 
+    from .sandbox import apply_sandbox_env
+
+    apply_sandbox_env()
     secret = os.environ.get("ORDERCHATZ_LINE_CHANNEL_SECRET", "")
     if not secret:
         sys.exit("orderchatz-sidecar simulate: set ORDERCHATZ_LINE_CHANNEL_SECRET "
                  "(the sandbox prints it, and writes it to instance/sandbox.env)")
-    reply_token = None
-    if args.emulator:
-        reply_token = requests.post(f"{args.emulator.rstrip('/')}/_emulator/reply-tokens",
-                                    json={"user_id": args.user}, timeout=5).json()["reply_token"]
+    reply_token = secrets.token_hex(16)
+    emulator = args.emulator or os.environ.get("ORDERCHATZ_LINE_API_BASE", "")
+    if emulator:
+        # A reply token the LINE emulator will honour, as if LINE had issued it.
+        resp = requests.post(f"{emulator.rstrip('/')}/_emulator/reply-tokens",
+                             json={"user_id": args.user}, timeout=5)
+        if resp.ok:
+            reply_token = resp.json()["reply_token"]
     now_ms = int(time.time() * 1000)
     event = {"type": args.kind, "mode": "active", "timestamp": now_ms,
              "webhookEventId": "01SIM" + secrets.token_hex(11).upper(),
@@ -112,7 +122,7 @@ def cmd_simulate(args) -> None:
         event["type"] = "message"
         event["message"] = {"type": "text", "id": str(now_ms) + str(secrets.randbelow(1000)),
                             "quoteToken": secrets.token_urlsafe(16), "text": args.text}
-    if reply_token and args.kind != "unfollow":
+    if args.kind != "unfollow":
         event["replyToken"] = reply_token
     body = json.dumps({"destination": "U" + "0" * 32, "events": [event]},
                       ensure_ascii=True, separators=(",", ":")).encode()
@@ -151,8 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("kind", nargs="?", default="text", choices=["text", "follow", "unfollow"])
     p.add_argument("--user", default="U" + "1" * 32, help="LINE user id of the customer")
     p.add_argument("--text", default="您好，請問我的訂單出貨了嗎？")
-    p.add_argument("--url", default="http://127.0.0.1:8000/line/webhook")
-    p.add_argument("--emulator", default=os.environ.get("ORDERCHATZ_LINE_API_BASE", ""),
+    p.add_argument("--url", default=os.environ.get("ORDERCHATZ_WEBHOOK_URL",
+                                                   "http://127.0.0.1:8000/line/webhook"))
+    p.add_argument("--emulator", default="",
                    help="LINE emulator base URL; gives the event a reply token it will honour")
     p.set_defaults(func=cmd_simulate)
 

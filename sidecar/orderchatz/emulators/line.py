@@ -1108,6 +1108,17 @@ class LineEmulator:
             body = {"status": "ok"}
         elif path == "/_emulator/events" and request.method == "POST":
             return self._simulate(request)
+        elif path == "/_emulator/reply-tokens" and request.method == "POST":
+            # For `orderchatz-sidecar simulate`, which builds and signs its own event: a reply
+            # token this emulator honours, as if it had been issued with a webhook.
+            try:
+                user_id = json.loads(request.get_data() or b"{}").get("user_id")
+            except (ValueError, AttributeError):
+                user_id = None
+            if not isinstance(user_id, str) or not user_id:
+                return _plain_json(400, {"message": "user_id is required"})
+            self._befriend(ev.user_source(user_id))
+            body = {"reply_token": self.issue_reply_token(user_id)}
         else:
             return _plain_json(404, {"message": MSG_NOT_FOUND})
         return _plain_json(200, body)

@@ -388,11 +388,13 @@ def status_label(status: str) -> str:
 
 
 def _guest_queries(ref: CustomerRef) -> list[OrderQuery]:
+    """Searches for guest checkouts only (``customer=0``): the registered customer's own orders
+    come from ``customer=<id>``, and another account's orders are never merged in."""
     queries = []
     if ref.email:
-        queries.append(OrderQuery(search=ref.email.strip()))
+        queries.append(OrderQuery(search=ref.email.strip(), customer=0))
     if ref.phone:
-        queries += [OrderQuery(search=v) for v in phone_search_variants(ref.phone)]
+        queries += [OrderQuery(search=v, customer=0) for v in phone_search_variants(ref.phone)]
     return queries
 
 

@@ -130,10 +130,18 @@ class WooShop:
         self._notes = copy.deepcopy(seed.notes)
         self._next_note_id = seed.next_note_id
         self._next_item_id = 10_000
+        self._index_cache: dict[int, list[str]] = {}  # order id → lower-cased search haystacks
 
     # -- orders --------------------------------------------------------------------------------
 
     def _order_index(self, order: dict[str, Any]) -> list[str]:
+        cached = self._index_cache.get(order["id"])
+        if cached is None:
+            cached = self._index_cache[order["id"]] = self._build_index(order)
+        return cached
+
+    @staticmethod
+    def _build_index(order: dict[str, Any]) -> list[str]:
         b, s = order.get("billing", {}), order.get("shipping", {})
         billing = " ".join(_lower(b.get(k)) for k in ("first_name", "last_name", "company",
                            "address_1", "address_2", "city", "state", "postcode", "country",

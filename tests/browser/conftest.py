@@ -1,0 +1,85 @@
+"""Fixtures for the browser tests: a running sidecar stack and a real Chromium (Playwright)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tests.browser.harness import (ARTIFACTS, BASE_ARGS, CHROMIUM, CuttableProxy, ParentSite,
+                                   ServerThread, WorkerThread)
+
+
+@dataclass
+class Stack:
+    svc: object
+    sidecar: ServerThread
+    proxy: CuttableProxy
+    parent: ParentSite
+    worker: WorkerThread
+
+    @property
+    def sidecar_origin(self) -> str:
+        """What the browser talks to (through the proxy, so tests can cut it)."""
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+    @property
+    def webhook_url(self) -> str:
+        """What LINE talks to (directly, unaffected by cutting the browser's connection)."""
+        return f"http://127.0.0.1:{self.sidecar.port}/line/webhook"
+
+
+@pytest.fixture
+def stack(make_services, sqlite_url):
+    from orderchatz.app import create_app
+    from tests.support import free_port
+
+    # The parent's origin must be known before the services are built (frame-ancestors, issuer).
+    parent_port = free_port()
+    parent_origin = f"http://shop.test:{parent_port}"
+    svc = make_services(sqlite_url, wp_origins=(parent_origin,), token_leeway=0)
+    app = create_app(services=svc)
+    sidecar = ServerThread(app).start()
+    proxy = CuttableProxy(sidecar.port).start()
+    parent = ParentSite(sidecar_origin=f"http://127.0.0.1:{proxy.port}", port=parent_port).start()
+    worker = WorkerThread(svc).start()
+    yield Stack(svc=svc, sidecar=sidecar, proxy=proxy, parent=parent, worker=worker)
+    worker.stop()
+    parent.stop()
+    proxy.stop()
+    sidecar.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        yield p
+
+
+def launch(playwright_instance, extra_args=()):
+    return playwright_instance.chromium.launch(executable_path=str(CHROMIUM),
+                                              args=[*BASE_ARGS, *extra_args])
+
+
+@pytest.fixture
+def browser(playwright_instance):
+    b = launch(playwright_instance)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    context = browser.new_context(viewport={"width": 1366, "height": 820}, locale="zh-TW")
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

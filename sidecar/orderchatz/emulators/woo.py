@@ -241,7 +241,10 @@ class WooEmulator:
         headers = {k: v for k, v in handler.headers.items()}
         if self.strip_authorization:
             headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-        length = int(handler.headers.get("Content-Length") or 0)
+        try:
+            length = max(0, int(handler.headers.get("Content-Length") or 0))
+        except ValueError:
+            length = 0
         raw_body = handler.rfile.read(length) if length else b""
         https = self.https_forwarded or _header(headers, "X-Forwarded-Proto").lower() == "https"
         host = _header(headers, "Host") or f"{self._host}:{self._port}"

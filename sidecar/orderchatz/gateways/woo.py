@@ -575,6 +575,10 @@ class WooClient:
                         "shop URL, leave the auth mode on 'auto' so OAuth is used over http, or "
                         "make WordPress honour the proxy's X-Forwarded-Proto header.")
             return stripped
+        if saw_https:
+            return ("WordPress treats these requests as HTTPS (a TLS-terminating proxy or "
+                    "X-Forwarded-Proto), and over HTTPS WooCommerce reads HTTP Basic, not OAuth: "
+                    "set the auth mode to 'basic'.")
         return ("The OAuth-signed request reached WooCommerce without credentials: check that the "
                 "consumer key still exists and that nothing rewrites the query string.")
 

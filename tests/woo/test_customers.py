@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from orderchatz.domain.customers import (STATUS_LABELS_ZH_TW, CustomerRef, classify_query,
+from orderchatz.domain.customers import (STATUS_LABELS_ZH_TW, CustomerRef, candidate_to_dict,
+                                         classify_query, context_from_dict, context_to_dict,
                                          load_customer_context, name_search_variants,
                                          normalize_phone, order_edit_url, phone_search_variants,
                                          phones_match, search_candidates, status_label)
@@ -229,3 +230,16 @@ def test_status_labels_and_edit_urls():
         "https://s.example/wp-admin/post.php?post=5&action=edit"
     assert order_edit_url(5, admin_url="https://s.example/wp-admin", hpos=True) == \
         "https://s.example/wp-admin/admin.php?page=wc-orders&action=edit&id=5"
+
+
+def test_context_and_candidates_round_trip_through_json(woo):
+    import json
+
+    ref = CustomerRef(customer_id=2, email="ming.wang@example.com", phone="0912-345-678")
+    context = load_customer_context(woo, ref, admin_url=ADMIN, hpos=True)
+    assert context_from_dict(json.loads(json.dumps(context_to_dict(context)))) == context
+    candidate = search_candidates(woo, "ming.wang@example.com")[0]
+    as_json = json.loads(json.dumps(candidate_to_dict(candidate)))
+    assert as_json["ref"] == {"customer_id": 2, "email": "ming.wang@example.com",
+                              "phone": "0912-345-678"}
+    assert as_json["order_count"] == 4

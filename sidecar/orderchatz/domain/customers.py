@@ -6,14 +6,14 @@ decide what really matches on our side, by comparing normalised values.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Iterable, Literal, Sequence
 
-from ..gateways.woo import (Customer, Order, OrderQuery, WooClient, WooNotFound, join_name,
-                            parse_order_ref)
+from ..gateways.woo import Customer, Order, OrderQuery, WooClient, WooNotFound, parse_order_ref
 
 STATUS_LABELS_ZH_TW = {
     "pending": "待付款",
@@ -476,6 +476,22 @@ def load_customer_context(woo: WooClient, ref: CustomerRef, *, admin_url: str,
     )
 
 
+def context_to_dict(context: CustomerContext) -> dict:
+    """JSON-ready (snake_case) form, for the panel API and caches; inverse of context_from_dict."""
+    return dataclasses.asdict(context)
+
+
+def context_from_dict(data: dict) -> CustomerContext:
+    orders = tuple(
+        OrderSummary(**{**o, "items": tuple(OrderLine(**i) for i in o["items"])})
+        for o in data["orders"])
+    return CustomerContext(**{**data, "ref": CustomerRef(**data["ref"]), "orders": orders})
+
+
+def candidate_to_dict(candidate: CustomerCandidate) -> dict:
+    return {**dataclasses.asdict(candidate), "ref": dataclasses.asdict(candidate.ref)}
+
+
 def _summary(order: Order, *, admin_url: str, hpos: bool) -> OrderSummary:
     return OrderSummary(
         id=order.id, number=order.number, date_created=order.date_created,
@@ -499,7 +515,7 @@ def _money_text(value: Decimal) -> str:
 
 __all__ = [
     "STATUS_LABELS_ZH_TW", "CustomerCandidate", "CustomerContext", "CustomerRef", "OrderLine",
-    "OrderSummary", "classify_query", "load_customer_context", "name_matches",
+    "OrderSummary", "candidate_to_dict", "classify_query", "context_from_dict", "context_to_dict", "load_customer_context", "name_matches",
     "name_search_variants", "normalize_phone", "order_edit_url", "phone_search_variants",
-    "phones_match", "search_candidates", "status_label", "join_name",
+    "phones_match", "search_candidates", "status_label",
 ]

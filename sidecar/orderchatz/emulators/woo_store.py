@@ -9,7 +9,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import unquote_plus
 
 from .woo_data import API_USER_DISPLAY_NAME, SeedData
@@ -483,7 +483,3 @@ def _apply_mask(value: Any, mask: dict[str, Any] | bool) -> Any:
     if isinstance(value, dict):
         return {k: _apply_mask(value[k], sub) for k, sub in mask.items() if k in value}
     return value
-
-
-def iter_ids(items: Iterable[dict[str, Any]]) -> list[int]:
-    return [item["id"] for item in items]

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -376,7 +376,7 @@ class WooClient:
         auth: AuthMode = "auto",
         connect_timeout: float = 3.05,
         read_timeout: float = 10.0,
-        max_workers: int = 8,
+        max_workers: int = 12,
         extra_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
     ) -> None:

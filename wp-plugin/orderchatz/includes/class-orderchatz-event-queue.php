@@ -144,6 +144,18 @@ class OrderChatz_Event_Queue {
 	}
 
 	/**
+	 * Schedule every pending event that has no schedule (activation after a deactivation, which
+	 * removed the schedules but kept the events).
+	 */
+	public static function resume_pending() {
+		foreach ( self::stored_records() as $record ) {
+			if ( 'pending' === $record['state'] && ! self::is_scheduled( $record['event_id'] ) ) {
+				self::schedule_at( $record['event_id'], max( time(), (int) $record['next_attempt_at'] ) );
+			}
+		}
+	}
+
+	/**
 	 * Counts by state for the settings page.
 	 *
 	 * @return array{pending: int, dead: int}

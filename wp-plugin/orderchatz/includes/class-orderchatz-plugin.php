@@ -87,6 +87,7 @@ final class OrderChatz_Plugin {
 	public static function activate() {
 		add_option( OrderChatz_Settings::OPTION, OrderChatz_Settings::defaults(), '', 'no' );
 		OrderChatz_Event_Queue::schedule_sweeper();
+		OrderChatz_Event_Queue::resume_pending();
 	}
 
 	/**

@@ -203,3 +203,16 @@ def test_base64_credentials_with_colon_in_secret(make_emulator):
     response = requests.get(emulator.base_url + API + "/orders/12345", timeout=5,
                             headers={"Authorization": header})
     assert response.status_code == 200
+
+
+def test_cpt_also_matches_the_profile_phone(emulator, storage):
+    """README quirk 7: CPT finds a customer's orders by the phone on the *profile*."""
+    emulator.shop.customers[2]["billing"]["phone"] = "0900-000-001"
+    found = _basic(emulator, "GET", "/orders?search=0900-000-001&per_page=100").json()
+    expected = [12346, 12345, 12000] if storage == "cpt" else []
+    assert [o["id"] for o in found] == expected
+
+
+def test_hpos_loses_plus_but_cpt_keeps_it(emulator, storage):
+    found = _basic(emulator, "GET", "/orders?search=%2B886%20933%20111%20222").json()
+    assert [o["id"] for o in found] == ([] if storage == "hpos" else [12157, 12002])

@@ -167,3 +167,31 @@ def run_jobs(svc: Services, *, max_jobs: int | None = None) -> None:
 @pytest.fixture
 def jobs_runner():
     return run_jobs
+
+
+WC_KEY = "ck_test_0123456789abcdef0123456789abcdef01"
+WC_SECRET = "cs_test_0123456789abcdef0123456789abcdef01"
+
+
+@pytest.fixture
+def woo_emulator():
+    from orderchatz.emulators.woo import WooEmulator
+    from tests.support import shared_fixture
+    shared_fixture("woocommerce/recorded/_index.json")
+    emu = WooEmulator(storage="hpos", consumer_key=WC_KEY, consumer_secret=WC_SECRET)
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def shop_svc(make_services, sqlite_url, woo_emulator):
+    """Services wired to both emulators (LINE and the recorded WooCommerce shop)."""
+    return make_services(sqlite_url, wc_url=woo_emulator.base_url, wc_consumer_key=WC_KEY,
+                         wc_consumer_secret=WC_SECRET)
+
+
+@pytest.fixture
+def shop_client(shop_svc):
+    from orderchatz.app import create_app
+    return create_app(services=shop_svc).test_client()

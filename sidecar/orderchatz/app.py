@@ -22,9 +22,9 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     app.json.sort_keys = False
     app.extensions["orderchatz"] = svc
 
-    from .http import api, health, panel, stream, webhook, wp_events
+    from .http import api, health, panel, stream, webhook, woo_api, wp_events
     from .http.errors import register_error_handlers
-    for module in (webhook, health, api, stream, panel, wp_events):
+    for module in (webhook, health, api, stream, panel, wp_events, woo_api):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
 

@@ -35,6 +35,7 @@ class PanelUser:
     issuer: str
     expires_at: int
     hpos: bool = True
+    admin_url: str = ""
 
 
 def mint_panel_token(secret: str, *, issuer: str, user_id: str, name: str = "",
@@ -80,7 +81,16 @@ def verify_panel_token(token: str, secret: str, *, issuers: tuple[str, ...] | li
         user_id=str(claims["sub"]), name=str(claims.get("name", "")),
         caps=tuple(claims.get("caps") or ()), locale=str(claims.get("locale") or "zh_TW"),
         issuer=issuer, expires_at=int(claims["exp"]), hpos=bool(claims.get("hpos", True)),
+        admin_url=_admin_url(claims.get("admin_url"), issuer),
     )
+
+
+def _admin_url(claimed, issuer: str) -> str:
+    """WP admin base for edit links; only ever on the issuing site."""
+    claimed = str(claimed or "")
+    if claimed.startswith(issuer + "/"):
+        return claimed
+    return f"{issuer}/wp-admin/"
 
 
 def sign_wp_event(body: bytes, secret: str, *, now: float | None = None) -> str:

@@ -49,7 +49,9 @@ class Services:
     def woo(self):
         from .gateways.woo import WooClient
         c = self.config
-        return WooClient(c.wc_url, c.wc_consumer_key, c.wc_consumer_secret, timeout=c.wc_timeout)
+        # The plugin skips forwarding notes added by requests carrying this header (no echo).
+        return WooClient(c.wc_url, c.wc_consumer_key, c.wc_consumer_secret,
+                         read_timeout=c.wc_timeout, extra_headers={"X-OrderChatz-Origin": "sidecar"})
 
     @property
     def media_dir(self) -> Path:
@@ -61,5 +63,7 @@ class Services:
         self.store.dispose()
         if "line" in self.__dict__:
             self.line.close()
+        if "woo" in self.__dict__:
+            self.woo.close()
         if "redis" in self.__dict__:
             self.redis.close()

@@ -16,8 +16,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..store.models import Binding, BindingHistory, Friend, LinkNonce, LinkToken, Message, utcnow
+from .errors import DomainError
 from . import followups
-from .phones import normalize_phone
+from .customers import normalize_phone
 from .messages import message_preview
 
 # LINE link tokens are valid for 10 minutes
@@ -26,13 +27,6 @@ LINK_TOKEN_TTL = timedelta(minutes=10)
 NONCE_TTL = timedelta(minutes=10)
 LINE_ACCOUNT_LINK_URL = "https://access.line.me/dialog/bot/accountLink"
 
-
-class BindingError(ValueError):
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -47,7 +41,7 @@ def _clean_email(email) -> str | None:
         return None
     email = str(email).strip().lower()
     if "@" not in email or len(email) > 255:
-        raise BindingError("invalid_email", "email is not valid")
+        raise DomainError("invalid_email", "email is not valid")
     return email
 
 
@@ -62,7 +56,7 @@ def binding_json(b: Binding, others: list[dict] | None = None) -> dict:
 def _friend(s: Session, line_user_id: str) -> Friend:
     friend = s.scalar(select(Friend).where(Friend.line_user_id == line_user_id))
     if friend is None:
-        raise BindingError("not_found", "no such LINE friend", 404)
+        raise DomainError("not_found", "no such LINE friend", 404)
     return friend
 
 
@@ -121,15 +115,15 @@ def bind_friend(svc, line_user_id: str, body: dict, *, actor: str) -> dict:
         try:
             customer_id = int(customer_id)
         except (TypeError, ValueError):
-            raise BindingError("invalid_customer_id", "customer_id must be an integer") from None
+            raise DomainError("invalid_customer_id", "customer_id must be an integer") from None
         if customer_id <= 0:
-            raise BindingError("invalid_customer_id", "customer_id must be positive")
+            raise DomainError("invalid_customer_id", "customer_id must be positive")
     email = _clean_email(body.get("email"))
     phone = normalize_phone(body.get("phone")) if body.get("phone") else None
     if body.get("phone") and not phone:
-        raise BindingError("invalid_phone", "phone is not a recognisable phone number")
+        raise DomainError("invalid_phone", "phone is not a recognisable phone number")
     if not (customer_id or email or phone):
-        raise BindingError("missing_customer",
+        raise DomainError("missing_customer",
                            "give customer_id (registered customer) or email/phone (guest buyer)")
     with svc.store.session() as s:
         friend = _friend(s, line_user_id)
@@ -207,19 +201,19 @@ def issue_link_nonce(svc, *, link_token: str, wp_user_id: int, email: str | None
                      display_name: str | None) -> dict:
     """Called by the plugin's link page (signed): a one-time nonce for the logged-in WP user."""
     if not link_token or not isinstance(link_token, str):
-        raise BindingError("link_token_invalid", "link_token is required")
+        raise DomainError("link_token_invalid", "link_token is required")
     try:
         wp_user_id = int(wp_user_id)
     except (TypeError, ValueError):
-        raise BindingError("invalid_user", "wp_user_id must be an integer") from None
+        raise DomainError("invalid_user", "wp_user_id must be an integer") from None
     if wp_user_id <= 0:
-        raise BindingError("invalid_user", "wp_user_id must be positive")
+        raise DomainError("invalid_user", "wp_user_id must be positive")
     with svc.store.session() as s:
         issued = s.scalar(select(LinkToken).where(LinkToken.link_token == link_token))
         if issued is None:
-            raise BindingError("link_token_invalid", "this link is not valid", 404)
+            raise DomainError("link_token_invalid", "this link is not valid", 404)
         if issued.issued_at < utcnow() - LINK_TOKEN_TTL:
-            raise BindingError("link_token_expired", "this link has expired; ask for a new one", 410)
+            raise DomainError("link_token_expired", "this link has expired; ask for a new one", 410)
         nonce = secrets.token_urlsafe(24)  # 192 random bits; LINE wants 10–255 unguessable chars
         s.add(LinkNonce(nonce=nonce, link_token=link_token, wp_user_id=wp_user_id,
                         email=_clean_email(email) if email else None,

@@ -7,13 +7,14 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select, update
 
 from ..store.models import Binding, Friend, FriendTag, Message, Tag
+from .errors import DomainError
 from .messages import friend_json, message_json
 
 MAX_PAGE = 100
 
 
-class NotFound(LookupError):
-    pass
+def not_found(what: str) -> DomainError:
+    return DomainError("not_found", f"no such conversation or message: {what}", 404)
 
 
 def _encode_cursor(at: datetime, friend_id: int) -> str:
@@ -26,7 +27,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         at, _, fid = raw.partition("|")
         return datetime.fromisoformat(at), int(fid)
     except (ValueError, UnicodeDecodeError):
-        raise ValueError("invalid cursor") from None
+        raise DomainError("invalid_parameter", "invalid cursor") from None
 
 
 def binding_summary(b: Binding | None) -> dict | None:
@@ -65,7 +66,7 @@ def list_conversations(svc, *, q: str = "", filter: str = "", tag: str = "", cur
     elif filter == "blocked":
         stmt = stmt.where(Friend.blocked.is_(True))
     elif filter:
-        raise ValueError("filter must be unread, unbound, bound or blocked")
+        raise DomainError("invalid_parameter", "filter must be unread, unbound, bound or blocked")
     if tag:
         stmt = stmt.where(select(FriendTag.friend_id).join(Tag, Tag.id == FriendTag.tag_id)
                           .where(FriendTag.friend_id == Friend.id, Tag.name == tag).exists())
@@ -99,14 +100,14 @@ def get_conversation(svc, line_user_id: str) -> dict:
     with svc.store.session() as s:
         friend = s.scalar(select(Friend).where(Friend.line_user_id == line_user_id))
         if friend is None:
-            raise NotFound(line_user_id)
+            raise not_found(line_user_id)
         return _decorate(s, [friend])[0]
 
 
 def friend_id_for(s, line_user_id: str) -> int:
     fid = s.scalar(select(Friend.id).where(Friend.line_user_id == line_user_id))
     if fid is None:
-        raise NotFound(line_user_id)
+        raise not_found(line_user_id)
     return fid
 
 
@@ -141,7 +142,7 @@ def get_message(svc, line_user_id: str, message_id: int) -> Message:
         fid = friend_id_for(s, line_user_id)
         row = s.get(Message, message_id)
         if row is None or row.friend_id != fid:
-            raise NotFound(str(message_id))
+            raise not_found(str(message_id))
         return row
 
 
@@ -150,7 +151,7 @@ def mark_read(svc, line_user_id: str) -> None:
         changed = s.execute(update(Friend).where(Friend.line_user_id == line_user_id)
                             .values(unread_count=0)).rowcount
     if not changed:
-        raise NotFound(line_user_id)
+        raise not_found(line_user_id)
     svc.live.publish({"type": "friend.updated", "line_user_id": line_user_id, "unread_count": 0})
 
 

@@ -10,7 +10,7 @@ import logging
 
 import redis
 
-from .phones import normalize_phone
+from .customers import normalize_phone
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ def invalidate(svc, *, customer_id=None, email=None, phone=None) -> None:
     if not keys:
         return
     try:
-        svc.redis.delete(*keys)
+        # Panel copies are kept per order-storage mode (their edit links differ); stale copies
+        # stay, so a later outage still has something to show.
+        svc.redis.delete(*(f"{k}:{mode}" for k in keys for mode in ("hpos", "cpt")))
     except redis.RedisError as exc:
         log.info("customer cache not invalidated: %s", exc.__class__.__name__)

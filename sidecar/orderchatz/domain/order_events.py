@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..store.models import SidecarOrderNote, WpEvent
+from .errors import DomainError
 from . import customer_cache, followups
 from .binding import _queue_text, friends_for_customer
 
@@ -25,12 +26,6 @@ STATUS_LABELS = {
 }
 _TAG = re.compile(r"<[^>]+>")
 
-
-class WpEventError(ValueError):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def note_plain_text(note: str) -> str:
@@ -44,13 +39,13 @@ def record_wp_event(svc, event: dict, raw: bytes) -> str:
     event_id = event.get("event_id")
     etype = event.get("type")
     if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
-        raise WpEventError("invalid_event", "event_id must be a non-empty string")
+        raise DomainError("invalid_event", "event_id must be a non-empty string")
     if etype not in ORDER_EVENT_TYPES:
-        raise WpEventError("unsupported_event", f"unknown event type {etype!r}")
+        raise DomainError("unsupported_event", f"unknown event type {etype!r}")
     try:
         order_id = int(event.get("order_id"))
     except (TypeError, ValueError):
-        raise WpEventError("invalid_event", "order_id must be an integer") from None
+        raise DomainError("invalid_event", "order_id must be an integer") from None
     try:
         with svc.store.session() as s:
             if s.scalar(select(WpEvent.id).where(WpEvent.event_id == event_id)) is not None:

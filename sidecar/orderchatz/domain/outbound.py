@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..gateways.line import (LineAlreadyAccepted, LineError, LineInvalidReplyToken,
                              LineQuotaExceeded)
 from ..store.models import Friend, Message, utcnow
+from .errors import DomainError
 from . import followups
 from .messages import message_preview, update_message, utf16_len
 
@@ -39,13 +40,6 @@ FAILURE_REASONS = {
 }
 
 
-class OutboundError(ValueError):
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
 
 @dataclass(frozen=True)
 class Author:
@@ -63,36 +57,36 @@ def build_line_messages(body: dict, *, product_card=None) -> tuple[str, str | No
     if mtype == "text":
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise OutboundError("invalid_text", "text must be a non-empty string")
+            raise DomainError("invalid_text", "text must be a non-empty string")
         if utf16_len(text) > TEXT_LIMIT:
-            raise OutboundError("text_too_long",
+            raise DomainError("text_too_long",
                                 f"text is {utf16_len(text)} UTF-16 units; LINE allows {TEXT_LIMIT}")
         message = {"type": "text", "text": text}
         quote = body.get("quote_token")
         if quote:
             if not isinstance(quote, str) or len(quote) > 255:
-                raise OutboundError("invalid_quote_token", "quote_token must be a string")
+                raise DomainError("invalid_quote_token", "quote_token must be a string")
             message["quoteToken"] = quote
         return "text", text, [message]
     if mtype == "sticker":
         package, sticker = body.get("package_id"), body.get("sticker_id")
         if not (isinstance(package, (str, int)) and isinstance(sticker, (str, int))
                 and str(package).isdigit() and str(sticker).isdigit()):
-            raise OutboundError("invalid_sticker", "package_id and sticker_id must be numeric ids")
+            raise DomainError("invalid_sticker", "package_id and sticker_id must be numeric ids")
         return "sticker", None, [{"type": "sticker", "packageId": str(package),
                                   "stickerId": str(sticker)}]
     if mtype == "image":
         original, preview = body.get("original_url"), body.get("preview_url") or body.get("original_url")
         for url in (original, preview):
             if not isinstance(url, str) or not url.startswith("https://") or len(url) > 2000:
-                raise OutboundError("invalid_image", "image URLs must be absolute https:// URLs")
+                raise DomainError("invalid_image", "image URLs must be absolute https:// URLs")
         return "image", None, [{"type": "image", "originalContentUrl": original,
                                 "previewImageUrl": preview}]
     if mtype == "product":
         if product_card is None:
-            raise OutboundError("invalid_product", "product cards need a product_id")
+            raise DomainError("invalid_product", "product cards need a product_id")
         return "product", None, [product_card]
-    raise OutboundError("unsupported_type", f"message type {mtype!r} cannot be sent")
+    raise DomainError("unsupported_type", f"message type {mtype!r} cannot be sent")
 
 
 def queue_outbound_message(svc, line_user_id: str, body: dict, author: Author, *,
@@ -100,7 +94,7 @@ def queue_outbound_message(svc, line_user_id: str, body: dict, author: Author, *
     """Store the message as `queued` (idempotent on client_id); returns (message, created)."""
     client_id = body.get("client_id") or uuid.uuid4().hex
     if not isinstance(client_id, str) or len(client_id) > 64:
-        raise OutboundError("invalid_client_id", "client_id must be a string of at most 64 chars")
+        raise DomainError("invalid_client_id", "client_id must be a string of at most 64 chars")
     mtype, text, messages = build_line_messages(body, product_card=product_card)
     try:
         with svc.store.session() as s:
@@ -109,7 +103,7 @@ def queue_outbound_message(svc, line_user_id: str, body: dict, author: Author, *
                 return existing, False
             friend = s.scalar(select(Friend).where(Friend.line_user_id == line_user_id))
             if friend is None:
-                raise OutboundError("not_found", "no such LINE friend", 404)
+                raise DomainError("not_found", "no such LINE friend", 404)
             row = Message(friend_id=friend.id, direction="out", type=mtype, text=text,
                           payload=json.dumps({"messages": messages, **({"product": body["product"]}
                                               if "product" in body else {})}, ensure_ascii=False),
@@ -243,9 +237,9 @@ def retry_failed_message(svc, line_user_id: str, message_id: int) -> Message:
                        .where(Message.id == message_id, Friend.line_user_id == line_user_id,
                               Message.direction == "out"))
         if row is None:
-            raise OutboundError("not_found", "no such outbound message", 404)
+            raise DomainError("not_found", "no such outbound message", 404)
         if row.status != "failed":
-            raise OutboundError("not_failed", "only failed messages can be retried", 409)
+            raise DomainError("not_failed", "only failed messages can be retried", 409)
         row.status = "queued"
         row.failure_code = None
         row.failure_reason = None

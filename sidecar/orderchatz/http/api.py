@@ -6,9 +6,9 @@ from flask import Blueprint, g, jsonify, request, send_file
 from ..domain import conversations as conv
 from ..domain.media import media_file
 from ..domain.messages import message_json
-from ..domain.outbound import Author, OutboundError, queue_outbound_message, retry_failed_message
+from ..domain.outbound import Author, queue_outbound_message, retry_failed_message
 from .auth import require_panel_user, services
-from .errors import ApiError, error_response
+from .errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -34,27 +34,13 @@ def author() -> Author:
     return Author(user_id=g.user.user_id, name=g.user.name)
 
 
-@bp.errorhandler(conv.NotFound)
-def _not_found(exc):
-    return error_response(404, "not_found", f"no such conversation or message: {exc}")
-
-
-@bp.errorhandler(OutboundError)
-def _outbound_error(exc: OutboundError):
-    return error_response(exc.status, exc.code, exc.message)
-
-
 @bp.get("/conversations")
 @require_panel_user
 def list_conversations():
-    try:
-        page = conv.list_conversations(
-            services(), q=request.args.get("q", ""), filter=request.args.get("filter", ""),
-            tag=request.args.get("tag", ""), cursor=request.args.get("cursor", ""),
-            limit=_int_arg("limit") or 50)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_parameter", str(exc)) from None
-    return jsonify(page)
+    return jsonify(conv.list_conversations(
+        services(), q=request.args.get("q", ""), filter=request.args.get("filter", ""),
+        tag=request.args.get("tag", ""), cursor=request.args.get("cursor", ""),
+        limit=_int_arg("limit") or 50))
 
 
 @bp.get("/conversations/<line_user_id>")

@@ -4,6 +4,9 @@ from __future__ import annotations
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from ..domain.errors import DomainError
+from ..gateways.woo import WooError, WooNotFound
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str):
@@ -23,6 +26,21 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(WooNotFound)
+    def _woo_not_found(exc: WooNotFound):
+        return error_response(404, "not_found", "WooCommerce has no such order, customer or product")
+
+    @app.errorhandler(WooError)
+    def _woo_error(exc: WooError):
+        # The chat keeps working; the agent sees why the shop part did not.
+        hint = getattr(exc, "hint", None)
+        return error_response(502, "woocommerce_" + exc.__class__.__name__.removeprefix("Woo").lower(),
+                              hint or "WooCommerce did not answer usefully; try again shortly")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

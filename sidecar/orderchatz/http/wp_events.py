@@ -6,8 +6,8 @@ import json
 from flask import Blueprint, jsonify, request
 
 from ..auth import AuthError, verify_wp_event
-from ..domain.binding import BindingError, issue_link_nonce
-from ..domain.order_events import WpEventError, record_wp_event
+from ..domain.binding import issue_link_nonce
+from ..domain.order_events import record_wp_event
 from .auth import services
 from .errors import error_response
 
@@ -29,15 +29,8 @@ def wp_events():
     if not isinstance(event, dict):
         return error_response(400, "malformed_body", "the body must be a JSON object")
     if event.get("type") == "link.nonce":
-        try:
-            result = issue_link_nonce(svc, link_token=event.get("link_token"),
-                                      wp_user_id=event.get("wp_user_id"), email=event.get("email"),
-                                      display_name=event.get("display_name"))
-        except BindingError as exc:
-            return error_response(exc.status, exc.code, exc.message)
-        return jsonify(result)
-    try:
-        status = record_wp_event(svc, event, raw)
-    except WpEventError as exc:
-        return error_response(400, exc.code, exc.message)
+        return jsonify(issue_link_nonce(svc, link_token=event.get("link_token"),
+                                        wp_user_id=event.get("wp_user_id"), email=event.get("email"),
+                                        display_name=event.get("display_name")))
+    status = record_wp_event(svc, event, raw)
     return jsonify({"status": status, "event_id": event["event_id"]})

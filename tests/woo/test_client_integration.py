@@ -156,3 +156,17 @@ def test_search_products(woo):
 def test_product_without_image(woo):
     product = woo.get_product(21)
     assert product.image_url is None and product.price == "890"
+
+
+def test_oauth_signed_for_wordpress_site_url_when_dialling_another_host(make_emulator, make_client):
+    """docker-compose: the sidecar dials 127.0.0.1:<port>, WordPress thinks it is localhost:8080."""
+    emulator = make_emulator(home_url="http://localhost:8080")
+    naive = make_client(emulator)
+    with pytest.raises(WooAuthRejected) as caught:
+        naive.get_order(12345)
+    assert "oauth_site_url" in caught.value.hint
+    woo = make_client(emulator, oauth_site_url="http://localhost:8080/")
+    order = woo.get_order(12345)
+    assert order.id == 12345
+    product = woo.get_product(17)
+    assert product.permalink.startswith("http://localhost:8080/")  # WordPress' own URLs

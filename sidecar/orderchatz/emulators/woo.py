@@ -113,12 +113,16 @@ class WooEmulator:
                  consumer_secret: str = "cs_emulator", latency: float = 0.0,
                  https_forwarded: bool = False, *, strip_authorization: bool = False,
                  fixtures_dir: Path | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 home_url: str | None = None) -> None:
         self.storage = storage
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.https_forwarded = https_forwarded
         self.strip_authorization = strip_authorization
+        # WordPress' own site URL, when it differs from the address clients dial (docker-compose):
+        # OAuth signatures are checked against it and body URLs are built from it.
+        self.home_url = home_url.rstrip("/") if home_url else None
         self.shop = WooShop(load_seed(fixtures_dir), storage, clock)
         self.requests: list[EmulatedRequest] = []
         self._latency = float(latency)
@@ -249,6 +253,8 @@ class WooEmulator:
         https = self.https_forwarded or _header(headers, "X-Forwarded-Proto").lower() == "https"
         host = _header(headers, "Host") or f"{self._host}:{self._port}"
         origin = f"{'https' if https else 'http'}://{host}"
+        if self.home_url:
+            origin = f"{'https' if https else 'http'}://{urlsplit(self.home_url).netloc}"
         method = handler.command
 
         body: Any = None

@@ -379,6 +379,7 @@ class WooClient:
         max_workers: int = 12,
         extra_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
+        oauth_site_url: str | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -396,6 +397,9 @@ class WooClient:
         self.timeout = (connect_timeout, read_timeout)
         self.max_workers = max(1, max_workers)
         self._extra_headers = dict(extra_headers or {})
+        # WooCommerce checks OAuth signatures against WordPress' own home URL, not the Host we
+        # dialled; inside docker-compose those differ (http://wordpress vs http://localhost:8080).
+        self._oauth_site_url = oauth_site_url.rstrip("/") if oauth_site_url else None
         self._session = session or requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(self.max_workers, 10))
         self._session.mount("http://", adapter)
@@ -480,6 +484,10 @@ class WooClient:
         if self.auth_mode == "basic":
             return HTTPBasicAuth(self._key, self._secret)
         # A fresh signer per request: a new nonce/timestamp each time, nothing shared across threads.
+        if self._oauth_site_url and self._oauth_site_url != self.base_url:
+            return _SiteSignedOAuth1(self._key, client_secret=self._secret,
+                                     signature_method="HMAC-SHA256", signature_type="query",
+                                     dialled=self.base_url, signed_as=self._oauth_site_url)
         return OAuth1(self._key, client_secret=self._secret, signature_method="HMAC-SHA256",
                       signature_type="query")
 
@@ -541,10 +549,14 @@ class WooClient:
                                   hint="The shop redirects its REST API; set the final URL "
                                        "(often https:// or with/without www) as the WooCommerce URL.")
         if code == "woocommerce_rest_authentication_error":
-            return WooAuthRejected(text, status=status, code=code,
-                                   hint="WooCommerce rejected the API key: check the consumer key "
-                                        "and secret (WooCommerce → Settings → Advanced → REST API) "
-                                        "and that the key has Read/Write permission.")
+            hint = ("WooCommerce rejected the API key: check the consumer key and secret "
+                    "(WooCommerce → Settings → Advanced → REST API) and that the key has "
+                    "Read/Write permission.")
+            if "signature" in (message or "").lower():
+                hint += (" An OAuth signature mismatch with the right secret means WordPress' "
+                         "site URL (Settings → General) differs from the URL used here: pass "
+                         "it as oauth_site_url, or use https with Basic auth.")
+            return WooAuthRejected(text, status=status, code=code, hint=hint)
         if status == 401:
             return WooUnauthenticated(text, status=status, code=code,
                                       hint=self._anonymous_hint(_wordpress_saw_https(response)))
@@ -785,6 +797,22 @@ class WooClient:
         ])
         merged = _dedupe(raw[0] + raw[1])
         return [_product_from_json(p) for p in merged if p.get("status", "publish") == "publish"]
+
+
+class _SiteSignedOAuth1(OAuth1):
+    """OAuth1 that signs the URL as WordPress knows it but sends the request where we dial."""
+
+    def __init__(self, *args: Any, dialled: str, signed_as: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._dialled, self._signed_as = dialled, signed_as
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        if not r.url or not r.url.startswith(self._dialled):
+            return super().__call__(r)
+        r.url = self._signed_as + r.url[len(self._dialled):]
+        r = super().__call__(r)
+        r.url = self._dialled + r.url[len(self._signed_as):]
+        return r
 
 
 def _dedupe(items: Iterable[dict]) -> list[dict]:

@@ -420,8 +420,9 @@ def load_customer_context(woo: WooClient, ref: CustomerRef, *, admin_url: str,
     """Basic info and *all* orders (registered + guest checkouts under the same email/phone).
 
     Wave 1 (parallel): the customer record, page 1 of ``customer=<id>`` and page 1 of every guest
-    search. Wave 2: all remaining pages. (Only a registered ref without email/phone needs an
-    extra wave, for the guest searches built from the customer record.)
+    search. Wave 2: all remaining pages, plus, when the ref lacks an email or phone, the guest
+    searches built from the customer record (their own extra pages, rare for guest-only
+    searches, follow inside that wave).
     """
     queries: list[OrderQuery] = []
     also = []
@@ -429,18 +430,25 @@ def load_customer_context(woo: WooClient, ref: CustomerRef, *, admin_url: str,
         queries.append(OrderQuery(customer=ref.customer_id))
         also.append(lambda: woo.get_customer(ref.customer_id))
     guest_queries = _guest_queries(ref)
-    order_lists, extra, _ = woo.list_orders_many(queries + guest_queries, also)
+
+    def late_guest_searches(_first_pages, extra) -> list:
+        record = extra[0] if extra else None
+        if record is None:
+            return []
+        late = _guest_queries(CustomerRef(
+            customer_id=ref.customer_id,
+            email=None if ref.email else (record.email or record.billing_email or None),
+            phone=None if ref.phone else (record.billing_phone or None)))
+        return [(lambda q=q: woo.list_orders(q)) for q in late]
+
+    order_lists, extra, late_lists = woo.list_orders_many(queries + guest_queries, also,
+                                                          late_guest_searches)
+    order_lists = list(order_lists) + list(late_lists)
     customer: Customer | None = extra[0] if extra else None
     email, phone = ref.email, ref.phone
     if customer is not None:
         email = email or customer.email or customer.billing_email or None
         phone = phone or customer.billing_phone or None
-        late = _guest_queries(CustomerRef(customer_id=ref.customer_id,
-                                          email=None if ref.email else email,
-                                          phone=None if ref.phone else phone))
-        if late:
-            late_lists, _, _ = woo.list_orders_many(late)
-            order_lists += late_lists
 
     own = order_lists[0] if ref.customer_id is not None else []
     guest = [o for orders in order_lists[1 if ref.customer_id is not None else 0:]

@@ -16,6 +16,24 @@ from urllib.parse import parse_qs, urlsplit
 from orderchatz.auth import AuthError, verify_panel_token, verify_wp_event
 
 
+# A stand-in panel: speaks the parent protocol and records what the parent sends.
+PANEL_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>fake panel</title></head><body>
+<p id="state">fake panel</p>
+<script>
+  const params = new URLSearchParams(location.hash.slice(1));
+  const parentOrigin = params.get("origin");
+  window.fragmentToken = params.get("token");
+  window.friend = params.get("friend");
+  window.received = [];
+  window.addEventListener("message", (event) => {
+    if (event.origin !== parentOrigin || event.source !== window.parent) return;
+    window.received.push(event.data);
+  });
+  window.send = (message) => window.parent.postMessage(message, parentOrigin);
+  window.send({type: "orderchatz:ready"});
+</script></body></html>"""
+
+
 @dataclass
 class Recorded:
     method: str
@@ -63,10 +81,13 @@ class FakeSidecar:
                                   {k.lower(): v for k, v in self.headers.items()}, body)
                 with sidecar._lock:
                     sidecar.requests.append(record)
-                status, payload = sidecar._respond(record)
-                data = json.dumps(payload).encode()
+                if record.path == "/panel":
+                    status, data, content_type = 200, PANEL_PAGE.encode(), "text/html; charset=utf-8"
+                else:
+                    status, payload = sidecar._respond(record)
+                    data, content_type = json.dumps(payload).encode(), "application/json"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

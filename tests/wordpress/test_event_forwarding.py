@@ -273,3 +273,29 @@ def test_adding_a_note_in_the_admin_does_not_wait_for_a_slow_sidecar(env, site, 
     assert response.status_code == 201
     assert sidecar.requests == []
     assert len(site.cron_events(DELIVER)) == 1
+
+
+def test_action_scheduler_is_used_when_woocommerce_provides_it(site, sidecar):
+    """With Action Scheduler loaded (it ships with WooCommerce) the queue uses it, not WP-Cron."""
+    order_id = site.create_order()
+    sidecar.fail_with = 503
+    calls = site.php_json(f"""
+        $GLOBALS['ocz_as_calls'] = array();
+        function as_enqueue_async_action( $hook, $args = array(), $group = '', $unique = false ) {{
+            $GLOBALS['ocz_as_calls'][] = array( 'enqueue_async', $hook, $args, $group, $unique ); return 1;
+        }}
+        function as_schedule_single_action( $timestamp, $hook, $args = array(), $group = '' ) {{
+            $GLOBALS['ocz_as_calls'][] = array( 'schedule_single', $hook, $args, $group, $timestamp - time() ); return 2;
+        }}
+        function as_has_scheduled_action( $hook, $args = null, $group = '' ) {{ return false; }}
+        wp_set_current_user( 1 );
+        $note_id = wc_get_order( {order_id} )->add_order_note( 'AS 測試', 1, true );
+        do_action( 'orderchatz_deliver_event', 'note-' . $note_id );
+        return array( 'note_id' => $note_id, 'calls' => $GLOBALS['ocz_as_calls'] );
+    """)
+    note_event = [f"note-{calls['note_id']}"]
+    assert calls["calls"][0] == ["enqueue_async", DELIVER, note_event, "orderchatz", True]
+    kind, hook, args, group, delay = calls["calls"][1]
+    assert (kind, hook, args, group) == ("schedule_single", DELIVER, note_event, "orderchatz")
+    assert 55 <= delay <= 60
+    assert site.cron_events(DELIVER) == []

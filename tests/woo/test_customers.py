@@ -122,6 +122,11 @@ def test_name_of_another_customer(woo):
     assert [c.customer_id for c in search_candidates(woo, "林美華")] == [3]
 
 
+def test_company_name_finds_the_buyer(woo):
+    found = search_candidates(woo, "範例設計工作室")
+    assert [(c.kind, c.name) for c in found] == [("guest", "吳建國")]
+
+
 @pytest.mark.parametrize("q, expected", [
     ("#12345", [("registered", 2)]), ("12347", [("guest", None)]), ("999999", [])])
 def test_order_number(woo, q, expected):

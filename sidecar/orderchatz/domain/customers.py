@@ -253,7 +253,8 @@ def name_search_variants(name: str) -> list[str]:
 
 
 def name_matches(order: Order, query: str) -> bool:
-    """True when the query is part of the billing or shipping person's name (either order)."""
+    """True when the query is part of the billing or shipping person's name (either order) or of
+    the billing company (B2B buyers are known by it)."""
     needle = _fold(query)
     if not needle:
         return False
@@ -261,6 +262,7 @@ def name_matches(order: Order, query: str) -> bool:
     for first, last in ((order.billing_first_name, order.billing_last_name),
                         (order.shipping_first_name, order.shipping_last_name)):
         names += [_fold(last + first), _fold(first + last)]
+    names.append(_fold(order.billing_company))
     return any(needle in n for n in names if n)
 
 

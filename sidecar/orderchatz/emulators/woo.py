@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import logging
 import socket
 import threading
 import time
@@ -38,6 +39,8 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from .woo_data import RECORDED_BASE, load_seed
 from .woo_store import (ALL_EXACT, ORDER_EXTRA_FIELDS, ApiError, ListResult, WooShop,
                         filter_fields, int_param)
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/wp-json/wc/v3/"
 OAUTH_MAX_AGE = 15 * 60  # WooCommerce rejects OAuth timestamps older than 15 minutes
@@ -296,6 +299,9 @@ class WooEmulator:
                                      body if isinstance(body, dict) else {}, auth_kind != "none")
             except ApiError as exc:
                 answer = _error_answer(exc)
+            except Exception:  # an emulator bug must look like a PHP fatal, not a dropped socket
+                log.exception("woo emulator failed on %s %s", method, path)
+                answer = _failure_answer(500)
         if self._latency:
             time.sleep(self._latency)
         self._send(handler, answer, origin)

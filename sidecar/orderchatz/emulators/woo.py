@@ -20,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import base64
+from collections import deque
 import hmac
 import json
 import logging
@@ -117,7 +118,7 @@ class WooEmulator:
                  https_forwarded: bool = False, *, strip_authorization: bool = False,
                  fixtures_dir: Path | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 home_url: str | None = None) -> None:
+                 home_url: str | None = None, request_log_size: int = 10_000) -> None:
         self.storage = storage
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
@@ -127,7 +128,8 @@ class WooEmulator:
         # OAuth signatures are checked against it and body URLs are built from it.
         self.home_url = home_url.rstrip("/") if home_url else None
         self.shop = WooShop(load_seed(fixtures_dir), storage, clock)
-        self.requests: list[EmulatedRequest] = []
+        # Newest last; bounded so long benchmark runs don't grow without limit.
+        self.requests: deque[EmulatedRequest] = deque(maxlen=request_log_size)
         self._latency = float(latency)
         self._failures: list[_Failure] = []
         self._nonces: set[tuple[str, str]] = set()

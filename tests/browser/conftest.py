@@ -29,24 +29,45 @@ class Stack:
 
 
 @pytest.fixture
-def stack(make_services, sqlite_url):
+def make_stack(make_services, sqlite_url):
+    """Builds the stack once per test; `woo` wires the WooCommerce emulator (the recorded shop)."""
     from orderchatz.app import create_app
+    from tests.conftest import WC_KEY, WC_SECRET
     from tests.support import free_port
 
-    # The parent's origin must be known before the services are built (frame-ancestors, issuer).
-    parent_port = free_port()
-    parent_origin = f"http://shop.test:{parent_port}"
-    svc = make_services(sqlite_url, wp_origins=(parent_origin,), token_leeway=0)
-    app = create_app(services=svc)
-    sidecar = ServerThread(app).start()
-    proxy = CuttableProxy(sidecar.port).start()
-    parent = ParentSite(sidecar_origin=f"http://127.0.0.1:{proxy.port}", port=parent_port).start()
-    worker = WorkerThread(svc).start()
-    yield Stack(svc=svc, sidecar=sidecar, proxy=proxy, parent=parent, worker=worker)
-    worker.stop()
-    parent.stop()
-    proxy.stop()
-    sidecar.stop()
+    made: list[Stack] = []
+
+    def factory(woo=None) -> Stack:
+        # The parent's origin must be known before the services are built (frame-ancestors, issuer).
+        parent_port = free_port()
+        overrides = {}
+        if woo is not None:
+            overrides = dict(wc_url=woo.base_url, wc_consumer_key=WC_KEY, wc_consumer_secret=WC_SECRET)
+        svc = make_services(sqlite_url, wp_origins=(f"http://shop.test:{parent_port}",),
+                            token_leeway=0, **overrides)
+        sidecar = ServerThread(create_app(services=svc)).start()
+        proxy = CuttableProxy(sidecar.port).start()
+        parent = ParentSite(sidecar_origin=f"http://127.0.0.1:{proxy.port}", port=parent_port).start()
+        worker = WorkerThread(svc).start()
+        made.append(Stack(svc=svc, sidecar=sidecar, proxy=proxy, parent=parent, worker=worker))
+        return made[-1]
+
+    yield factory
+    for st in made:
+        st.worker.stop()
+        st.parent.stop()
+        st.proxy.stop()
+        st.sidecar.stop()
+
+
+@pytest.fixture
+def stack(make_stack):
+    return make_stack()
+
+
+@pytest.fixture
+def shop_stack(make_stack, woo_emulator):
+    return make_stack(woo=woo_emulator)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +92,7 @@ def browser(playwright_instance):
 
 
 @pytest.fixture
-def page(browser, stack):
+def page(browser):
     context = browser.new_context(viewport={"width": 1366, "height": 820}, locale="zh-TW")
     pg = context.new_page()
     pg.set_default_timeout(15000)

@@ -98,7 +98,7 @@ function start(deepLinkFriend) {
   const openOrder = (orderId) => postToParent({ type: "orderchatz:open-order", order_id: Number(orderId) || orderId });
   const openCustomer = (customerId) => postToParent({ type: "orderchatz:open-customer", customer_id: Number(customerId) || customerId });
 
-  const room = new Room({ openOrder, onActivity: (id) => friends.refresh(id) });
+  const room = new Room({ openOrder, onActivity: (id) => friends.refresh(id), onRead: refreshUnread });
   const customer = new CustomerPanel({ openOrder, openCustomer, onFriendChanged: (id) => friends.refresh(id) });
   customer.staffName = user.name || "";
   const friends = new FriendList({

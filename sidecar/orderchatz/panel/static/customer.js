@@ -40,6 +40,11 @@ function categoryLabel(c) {
   return label === key ? value : label;
 }
 
+/** Who the friend is bound to; the list's summary and the full binding differ in other fields. */
+function bindingKey(b) {
+  return b ? `${b.customer_id ?? ""}|${b.email ?? ""}|${b.phone ?? ""}` : "";
+}
+
 export class CustomerPanel {
   constructor({ openOrder, openCustomer, onFriendChanged }) {
     this.root = document.getElementById("oc-customer");
@@ -86,7 +91,7 @@ export class CustomerPanel {
   /** The friend changed (live event): tags come with it; binding changes reload the binding. */
   update(friend) {
     if (!this.friend || friend.line_user_id !== this.friend.line_user_id) return;
-    const bindingChanged = JSON.stringify(friend.binding) !== JSON.stringify(this.friend.binding);
+    const bindingChanged = bindingKey(friend.binding) !== bindingKey(this.friend.binding);
     this.friend = friend;
     if (JSON.stringify(friend.tags) !== JSON.stringify(this.currentTags)) this.renderTags(friend.tags || []);
     if (bindingChanged) this.loadBinding();
@@ -340,7 +345,7 @@ export class CustomerPanel {
     const toCustomer = Boolean(n.customer_note);
     return h("li", { class: `order-note ${toCustomer ? "note-customer" : "note-private"}` },
       h("span", { class: "note-kind" }, toCustomer ? t("note_customer") : t("note_private")),
-      h("p", { class: "note-text" }, htmlToText(n.note)),
+      h("p", { class: "note-text" }, typeof n.text === "string" ? n.text : htmlToText(n.note)),
       h("span", { class: "muted small" }, t("by_author", { author: n.author || "WooCommerce", date: formatDateTime(n.date_created) })));
   }
 
@@ -366,8 +371,10 @@ export class CustomerPanel {
         text.value = "";
         const empty = notesList.querySelector(".muted");
         if (empty && notesList.children.length === 1) empty.remove();
-        notesList.prepend(this.orderNote({ ...data, note: data.note ?? note, customer_note: data.customer_note ?? customerNote,
-                                           author: data.author || this.staffName, date_created: data.date_created || new Date().toISOString() }));
+        const saved = data.note && typeof data.note === "object" ? data.note : {};
+        notesList.prepend(this.orderNote({ note: note, ...saved, customer_note: saved.customer_note ?? data.customer_note ?? customerNote,
+                                           author: saved.author || this.staffName,
+                                           date_created: saved.date_created || new Date().toISOString() }));
         toast(data.emailed_customer ? t("note_emailed") : t("note_added"));
       } catch (err) {
         toast(errorText(err), "error");

@@ -10,8 +10,9 @@ function stockLabel(status) {
   return t("in_stock");
 }
 
+/** The panel's CSP allows images from https: only (and an http image would be mixed content). */
 function https(url) {
-  return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null;
+  return typeof url === "string" && /^https:\/\//i.test(url) ? url : null;
 }
 
 function thumb(p, cls) {

@@ -13,9 +13,10 @@ const COUNTER_FROM = 4000;
 const NEAR_BOTTOM_PX = 120;
 
 export class Room {
-  constructor({ openOrder, onActivity }) {
+  constructor({ openOrder, onActivity, onRead }) {
     this.openOrder = openOrder;
     this.onActivity = onActivity;
+    this.onRead = onRead;
     this.el = {
       root: document.getElementById("oc-room"),
       empty: document.getElementById("oc-room-empty"),
@@ -151,7 +152,7 @@ export class Room {
   markRead() {
     if (!this.friend) return;
     api(`api/v1/conversations/${encodeURIComponent(this.friend.line_user_id)}/read`, { method: "POST" })
-      .catch(() => {});
+      .then(() => this.onRead(), () => {});
   }
 
   key(m) {
@@ -353,9 +354,9 @@ export class Room {
 
   async sendProduct() {
     if (!this.friend || this.friend.blocked) return;
-    const friend = this.friend;
+    const generation = this.generation;
     const product = await pickProduct({ title: t("product_dialog_title"), actionLabel: t("send") });
-    if (!product || this.friend !== friend) return;
+    if (!product || generation !== this.generation) return;
     this.submit({ client_id: clientId(), type: "product", product_id: product.id },
                 { payload: { product } });
   }

@@ -16,7 +16,9 @@ from orderchatz.config import Config
 from orderchatz.services import Services
 from orderchatz.store.db import upgrade
 
-TEST_REDIS_URL = os.environ.get("ORDERCHATZ_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+# A database of its own per test run, so parallel runs on one machine do not flush each other.
+TEST_REDIS_URL = os.environ.get("ORDERCHATZ_TEST_REDIS_URL",
+                                f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}")
 TEST_PG_URL = os.environ.get("ORDERCHATZ_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TEST_MYSQL_URL = os.environ.get("ORDERCHATZ_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 SHARED_SECRET = "test-shared-secret-0123456789abcdef0123456789"

@@ -13,9 +13,11 @@ from .config import Config, ConfigError
 
 def _config(args=None) -> Config:
     try:
-        return Config.from_env()
+        cfg = Config.from_env()
     except ConfigError as exc:
         sys.exit(f"orderchatz-sidecar: {exc}")
+    logging.getLogger("orderchatz").info("settings: %s", cfg.redacted())
+    return cfg
 
 
 def cmd_db_upgrade(args) -> None:

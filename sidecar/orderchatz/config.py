@@ -6,7 +6,7 @@ the worker and the CLI. Validation collects every problem and reports them toget
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -28,13 +28,16 @@ class Config:
     wc_url: str = ""
     wc_consumer_key: str = ""
     wc_consumer_secret: str = ""
+    # WordPress's own site URL when the sidecar reaches the shop by another address (docker-compose:
+    # http://wordpress vs http://localhost:8080); OAuth 1.0a signatures are checked against it.
+    wc_site_url: str = ""
     database_url: str = ""
     redis_url: str = "redis://localhost:6379/0"
     media_dir: str = ""
     instance_dir: str = ""
     sandbox: bool = False
-    # Where the panel's assets and links point; defaults to the request's own origin.
-    public_url: str = ""
+    # An https image for product cards whose product has none (LINE needs absolute https URLs).
+    placeholder_image_url: str = ""
     # Limits and timings that tests and benchmarks may tune.
     max_webhook_bytes: int = 1_000_000
     reply_token_max_age: float = 50.0
@@ -42,7 +45,6 @@ class Config:
     wc_timeout: float = 5.0
     customer_cache_ttl: int = 60
     token_leeway: int = 30
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def wp_issuer(self) -> str:
@@ -51,9 +53,6 @@ class Config:
     @property
     def line_configured(self) -> bool:
         return bool(self.line_channel_secret and self.line_channel_access_token)
-
-    def with_overrides(self, **kw) -> "Config":
-        return replace(self, **kw)
 
     @classmethod
     def from_env(cls, environ: dict | None = None, *, sandbox: bool = False) -> "Config":
@@ -106,12 +105,13 @@ class Config:
             wc_url=get("WC_URL").rstrip("/"),
             wc_consumer_key=get("WC_CONSUMER_KEY"),
             wc_consumer_secret=get("WC_CONSUMER_SECRET"),
+            wc_site_url=get("WC_SITE_URL").rstrip("/"),
             database_url=get("DATABASE_URL") or f"sqlite:///{instance / 'orderchatz.sqlite3'}",
             redis_url=get("REDIS_URL") or "redis://localhost:6379/0",
             media_dir=get("MEDIA_DIR") or str(instance / "media"),
             instance_dir=str(instance),
             sandbox=sandbox,
-            public_url=get("PUBLIC_URL").rstrip("/"),
+            placeholder_image_url=get("PLACEHOLDER_IMAGE_URL"),
         )
 
     def redacted(self) -> dict:

@@ -51,7 +51,8 @@ class Services:
         c = self.config
         # The plugin skips forwarding notes added by requests carrying this header (no echo).
         return WooClient(c.wc_url, c.wc_consumer_key, c.wc_consumer_secret,
-                         read_timeout=c.wc_timeout, extra_headers={"X-OrderChatz-Origin": "sidecar"})
+                         read_timeout=c.wc_timeout, oauth_site_url=c.wc_site_url or None,
+                         extra_headers={"X-OrderChatz-Origin": "sidecar"})
 
     @property
     def media_dir(self) -> Path:

@@ -35,5 +35,5 @@ def product_card_for(svc, product_id) -> tuple[dict, dict]:
         raise DomainError("invalid_product", f"product {pid} does not exist", 404) from None
     if product.status != "publish":
         raise DomainError("invalid_product", "only published products can be sent")
-    placeholder = svc.config.extra.get("placeholder_image_url")
-    return product_card(product, placeholder_image_url=placeholder), product_json(product)
+    card = product_card(product, placeholder_image_url=svc.config.placeholder_image_url or None)
+    return card, product_json(product)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,15 +16,21 @@ from .fake_sidecar import FakeSidecar
 
 SHARED_SECRET = "wp-test-shared-secret-0123456789abcdef-XYZ"
 
-pytestmark = pytest.mark.wordpress
+HERE = str(Path(__file__).resolve().parent)
 
 
 def pytest_collection_modifyitems(items):
-    if not php_available():
-        skip = pytest.mark.skip(reason="php-cli and Debian's wordpress package are required")
-        for item in items:
-            if "tests/wordpress" in str(item.fspath):
-                item.add_marker(skip)
+    """Mark this folder's tests `wordpress` (and `browser` for Chromium ones); skip them all
+    when PHP or Debian's WordPress is missing."""
+    skip = None if php_available() else pytest.mark.skip(reason="php-cli and Debian's wordpress package are required")
+    for item in items:
+        if not str(item.fspath).startswith(HERE):
+            continue
+        item.add_marker(pytest.mark.wordpress)
+        if "browser" in item.module.__name__:
+            item.add_marker(pytest.mark.browser)
+        if skip is not None:
+            item.add_marker(skip)
 
 
 @dataclass

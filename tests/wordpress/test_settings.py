@@ -173,3 +173,17 @@ def test_constants_win_and_are_shown_read_only_with_the_secret_masked(constant_e
     assert SHARED_SECRET not in page.text and "zzzz" not in page.text
     assert 'name="orderchatz_settings[shared_secret]"' not in page.text
     assert site.php_json("$s = new OrderChatz_Settings(); return array( $s->sidecar_url(), $s->shared_secret() === ORDERCHATZ_SHARED_SECRET );") == [constant_env.sidecar.url, True]
+
+
+def test_panel_page_refuses_an_http_sidecar_on_an_https_admin(constant_env):
+    """The ORDERCHATZ_SIDECAR_URL constant is http here; as seen from an https admin it must not be framed."""
+    html = constant_env.site.php("""
+        require_once ABSPATH . 'wp-admin/includes/admin.php';
+        do_action( 'admin_menu' );
+        $menu = new OrderChatz_Admin_Menu( new OrderChatz_Settings(), new OrderChatz_Woo(),
+            new OrderChatz_Panel_Token( new OrderChatz_Settings(), new OrderChatz_Woo() ) );
+        $menu->prepare_panel_page();
+        $menu->render_panel_page();
+    """, user="manager", server={"HTTPS": "on"})
+    assert "mixed content" in html
+    assert "<iframe" not in html

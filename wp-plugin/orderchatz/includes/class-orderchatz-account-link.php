@@ -73,7 +73,7 @@ class OrderChatz_Account_Link {
 		}
 		nocache_headers();
 		$link_token = sanitize_text_field( wp_unslash( $_GET[ self::QUERY_VAR ] ) ); // phpcs:ignore WordPress.Security.NonceVerification.Recommended
-		if ( ! preg_match( '/^[A-Za-z0-9_\-]{8,256}$/', $link_token ) ) {
+		if ( ! preg_match( '/^[A-Za-z0-9_\-]{8,256}\z/', $link_token ) ) {
 			$this->render_error( 400, __( 'This link is not valid.', 'orderchatz' ), __( 'Please open the latest link from our LINE chat again.', 'orderchatz' ) );
 		}
 		if ( ! is_user_logged_in() ) {

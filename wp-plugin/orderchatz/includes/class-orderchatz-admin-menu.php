@@ -213,7 +213,7 @@ class OrderChatz_Admin_Menu {
 		}
 		$friend = sanitize_text_field( wp_unslash( $_GET['friend'] ) ); // phpcs:ignore WordPress.Security.NonceVerification.Recommended
 		// LINE user ids are "U" followed by 32 hex digits.
-		return preg_match( '/^U[0-9a-f]{32}$/i', $friend ) ? $friend : '';
+		return preg_match( '/^U[0-9a-f]{32}\z/i', $friend ) ? $friend : '';
 	}
 
 	/**

@@ -194,7 +194,7 @@ class OrderChatz_Rest_Controller {
 		$friends = array();
 		foreach ( isset( $response->json['friends'] ) && is_array( $response->json['friends'] ) ? $response->json['friends'] : array() as $friend ) {
 			$line_user_id = is_array( $friend ) && isset( $friend['line_user_id'] ) ? (string) $friend['line_user_id'] : '';
-			if ( ! preg_match( '/^U[0-9a-f]{32}$/i', $line_user_id ) ) {
+			if ( ! preg_match( '/^U[0-9a-f]{32}\z/i', $line_user_id ) ) {
 				continue;
 			}
 			$friends[] = array(

@@ -10,7 +10,6 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
-from dataclasses import asdict
 
 from sqlalchemy import select
 
@@ -18,7 +17,7 @@ from ..gateways.woo import WooError, WooNotFound
 from ..store.models import Binding, Friend
 from . import customer_cache
 from .errors import DomainError
-from .customers import CustomerRef, load_customer_context
+from .customers import CustomerRef, context_to_dict, load_customer_context
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +40,9 @@ def _ref_for(svc, line_user_id: str) -> CustomerRef | None:
 
 
 def context_json(ctx) -> dict:
-    data = asdict(ctx)
+    data = context_to_dict(ctx)
     data.pop("ref", None)
-    orders = data.pop("orders")
-    for order in orders:
-        order["items"] = [dict(i) for i in order["items"]]
-    return {"customer": data, "orders": orders}
+    return {"orders": data.pop("orders"), "customer": data}
 
 
 def _fetch(svc, ref: CustomerRef, key: str, *, admin_url: str, hpos: bool) -> dict:

@@ -6,7 +6,7 @@ from flask import Blueprint, g, jsonify, request
 
 from ..domain import binding, catalog, order_notes, staff_notes, tags
 from ..domain.customer_panel import customer_panel
-from ..domain.customers import search_candidates
+from ..domain.customers import candidate_to_dict, search_candidates
 from .api import json_body
 from .auth import require_panel_user, services
 
@@ -24,10 +24,7 @@ def customers_search():
     if not q:
         return jsonify({"query": q, "candidates": []})
     found = search_candidates(services().woo, q)
-    return jsonify({"query": q, "candidates": [
-        {"kind": c.kind, "customer_id": c.customer_id, "name": c.name, "email": c.email,
-         "phone": c.phone, "order_count": c.order_count, "last_order_date": c.last_order_date,
-         "matched_by": c.matched_by} for c in found]})
+    return jsonify({"query": q, "candidates": [candidate_to_dict(c) for c in found]})
 
 
 @bp.get("/conversations/<line_user_id>/binding")

@@ -34,6 +34,13 @@ PANEL_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>fake pan
 </script></body></html>"""
 
 
+class _ReusableServer(ThreadingHTTPServer):
+    """Restartable on the same port right after stop() (the "sidecar is back" case)."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+
 @dataclass
 class Recorded:
     method: str
@@ -94,9 +101,7 @@ class FakeSidecar:
 
             do_GET = do_POST = _handle
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _ReusableServer(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -107,14 +107,16 @@ def test_tags_and_staff_notes(page, shop_stack, ming):
 
 def test_shop_down_shows_a_degraded_customer_panel_and_chat_still_works(page, shop_stack, ming,
                                                                        woo_emulator, line_emulator):
-    frame, _ = open_ming(page, shop_stack)
-    bind_ming(frame)
-    woo_emulator.go_down()
+    import requests
+    token = shop_stack.parent.mint()
+    resp = requests.put(f"{shop_stack.sidecar_origin}/api/v1/conversations/{MING}/binding",
+                        json={"customer_id": 2}, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    woo_emulator.go_down()  # before the panel ever loaded (and cached) this customer
     try:
-        page.reload()
-        frame = page.frame_locator("#panel")
-        friend_row(frame, MING).click()
+        frame, _ = open_ming(page, shop_stack)
         frame.locator(".degraded").first.wait_for()
+        assert frame.locator(".degraded").first.inner_text().strip()  # the sidecar's reason
         frame.locator("#oc-composer-input").fill("稍等一下喔")
         frame.locator("#oc-composer-input").press("Enter")
         sent = line_emulator.wait_for_sent(1, timeout=15)

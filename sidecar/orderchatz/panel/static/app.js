@@ -128,9 +128,10 @@ function start(deepLinkFriend) {
   };
   const stream = new LiveStream({
     onEvent,
-    onReconnected: () => {
-      // Events replay from Last-Event-ID, but re-reading is the guarantee after a long outage.
-      friends.reload();
+    onConnected: () => {
+      // Events replay from Last-Event-ID, but re-reading is the guarantee after a long outage,
+      // and covers what happened between the first page load and the first connection.
+      friends.resync();
       room.catchUp();
     },
   });

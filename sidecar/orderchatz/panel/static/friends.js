@@ -113,6 +113,22 @@ export class FriendList {
     }
   }
 
+  /** Re-read the first page in place (no flicker): after the live stream (re)connects, events
+   *  published while it was down are covered by this. */
+  async resync() {
+    const generation = this.generation;
+    try {
+      const data = await api("api/v1/conversations", { query: { ...this.query, limit: PAGE } });
+      if (generation !== this.generation) return;
+      for (const f of data.conversations) this.friends.set(f.line_user_id, f);
+      this.render();
+      const active = this.friends.get(this.activeId);
+      if (active) this.onOpen(active, { refreshOnly: true });
+    } catch {
+      // the next event or reconnect tries again
+    }
+  }
+
   setStatus(text, retry) {
     this.statusEl?.remove();
     this.statusEl = null;

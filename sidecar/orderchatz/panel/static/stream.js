@@ -9,9 +9,9 @@ const NOTICE_AFTER_MS = 4000;
 const MAX_BACKOFF_MS = 30000;
 
 export class LiveStream {
-  constructor({ onEvent, onReconnected }) {
+  constructor({ onEvent, onConnected }) {
     this.onEvent = onEvent;
-    this.onReconnected = onReconnected;
+    this.onConnected = onConnected;
     this.source = null;
     this.lastEventId = "";
     this.attempts = 0;
@@ -54,7 +54,8 @@ export class LiveStream {
     clearTimeout(this.noticeTimer);
     clearNotice("stream");
     document.body.dataset.live = "connected";
-    if (reconnected) this.onReconnected();
+    // Also on the first connection: the page's first reads raced the stream's start.
+    this.onConnected({ reconnected });
   }
 
   onMessage(e) {

@@ -15,10 +15,12 @@
 # back to www-data (uid 33 in the Debian-based wordpress image) at the end.
 set -euo pipefail
 
-WP_PATH=/var/www/html
+# Overridable only so tests can run this script against a stub `wp`.
+WP_PATH="${WP_PATH:-/var/www/html}"
 SECRETS_FILE="${SECRETS_FILE:-/run/orderchatz/sidecar.env}"
+SETUP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PLUGIN_DIR="$WP_PATH/wp-content/plugins/orderchatz"
-WP_UID=33
+WP_UID="${WP_UID:-33}"
 
 : "${WP_SITE_URL:?}" "${WP_TITLE:?}" "${WP_ADMIN_USER:?}" "${WP_ADMIN_PASSWORD:?}" "${WP_ADMIN_EMAIL:?}"
 : "${SIDECAR_PUBLIC_URL:?}" "${SIDECAR_GID:?}"
@@ -67,7 +69,7 @@ fi
 
 read -r consumer_key consumer_secret < <(
     ORDERCHATZ_WC_CONSUMER_KEY="$previous_ck" ORDERCHATZ_WC_CONSUMER_SECRET="$previous_cs" \
-        wp eval-file /opt/orderchatz-setup/wc-api-key.php | tail -n 1
+        wp eval-file "$SETUP_DIR/wc-api-key.php" | tail -n 1
 )
 case "$consumer_key:$consumer_secret" in
     ck_*:cs_*) ;;
@@ -99,7 +101,7 @@ tmp="$SECRETS_FILE.tmp"
     echo "ORDERCHATZ_WC_CONSUMER_SECRET=$consumer_secret"
     echo "ORDERCHATZ_SHARED_SECRET=$shared_secret"
 } > "$tmp"
-chown "0:$SIDECAR_GID" "$tmp"
+chgrp "$SIDECAR_GID" "$tmp"
 chmod 0640 "$tmp"
 mv -f "$tmp" "$SECRETS_FILE"
 

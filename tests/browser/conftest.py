@@ -37,14 +37,15 @@ def make_stack(make_services, sqlite_url):
 
     made: list[Stack] = []
 
-    def factory(woo=None) -> Stack:
+    def factory(woo=None, wp_origin: str | None = None) -> Stack:
+        """`wp_origin` replaces the test parent page's origin (a real WordPress frames the panel)."""
         # The parent's origin must be known before the services are built (frame-ancestors, issuer).
         parent_port = free_port()
         overrides = {}
         if woo is not None:
             overrides = dict(wc_url=woo.base_url, wc_consumer_key=WC_KEY, wc_consumer_secret=WC_SECRET)
-        svc = make_services(sqlite_url, wp_origins=(f"http://shop.test:{parent_port}",),
-                            token_leeway=0, **overrides)
+        origin = wp_origin or f"http://shop.test:{parent_port}"
+        svc = make_services(sqlite_url, wp_origins=(origin,), token_leeway=0, **overrides)
         sidecar = ServerThread(create_app(services=svc)).start()
         proxy = CuttableProxy(sidecar.port).start()
         parent = ParentSite(sidecar_origin=f"http://127.0.0.1:{proxy.port}", port=parent_port).start()

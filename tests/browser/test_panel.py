@@ -257,3 +257,40 @@ def test_open_order_asks_the_parent(page, stack, line_emulator):
     frame.get_by_role("button", name="在 WooCommerce 開啟").click()
     page.wait_for_function(
         "window.received.some(m => m.type === 'orderchatz:open-order' && m.order_id === 1234)")
+
+
+@pytest.mark.parametrize("width", [1280, 1000, 700])
+def test_layout_collapses_on_narrow_screens(browser, stack, line_emulator, artifacts, width):
+    context = browser.new_context(viewport={"width": width, "height": 760})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    try:
+        deliver_text(stack, line_emulator, ALICE, "窄螢幕測試", name="Alice")
+        frame, errors = open_panel(page, stack)
+        friend_row(frame, ALICE).click()
+        frame.locator(f"body[data-room-ready='{ALICE}']").wait_for(state="attached")
+        composer = frame.locator("#oc-composer-input")
+        assert composer.is_visible()
+        customer = frame.locator("#oc-col-customer")
+        if width >= 1180:
+            assert customer.is_visible()
+        else:
+            # The customer column is a drawer behind a button; at phone width the list hides.
+            toggle = frame.locator("#oc-toggle-customer")
+            assert toggle.is_visible()
+            toggle.click()
+            frame.locator("#oc-col-customer .cust-head").wait_for()
+            page.wait_for_timeout(400)  # the drawer slides in
+            box = customer.bounding_box()
+            assert box["x"] + box["width"] <= width + 1 and box["x"] >= 0
+        if width < 760:
+            assert not frame.locator("#oc-col-list").is_visible() or \
+                frame.locator("#oc-col-customer").is_visible()
+        page.screenshot(path=str(artifacts / f"panel-width-{width}.png"))
+        if width < 1180:
+            frame.locator("#oc-close-customer").click()
+            frame.locator("#oc-toggle-customer:focus").wait_for()
+            assert composer.is_visible()
+        assert not errors, errors
+    finally:
+        context.close()

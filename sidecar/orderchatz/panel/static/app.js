@@ -69,6 +69,15 @@ function bindColumnKeys() {
     setView("list");
     columns.list().focus();
   });
+  const closeDrawer = () => {
+    setCustomerOpen(false);
+    if (window.matchMedia("(max-width: 759px)").matches) app.dataset.view = "room";
+    document.getElementById("oc-toggle-customer").focus();
+  };
+  document.getElementById("oc-close-customer").addEventListener("click", closeDrawer);
+  document.getElementById("oc-col-customer").addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && app.dataset.customerOpen === "true" && !e.defaultPrevented) closeDrawer();
+  });
   document.getElementById("oc-toggle-customer").addEventListener("click", () => {
     const open = app.dataset.customerOpen !== "true";
     setCustomerOpen(open);

@@ -76,10 +76,10 @@ export class CustomerPanel {
     this.bindingEl = h("div", { class: "cust-binding" }, h("p", { class: "muted" }, t("loading")));
     this.tagsEl = h("div", { class: "cust-tags" });
     this.notesEl = h("div", { class: "cust-notes" }, h("p", { class: "muted" }, t("loading")));
+    this.headEl = h("div", { class: "cust-head" });
+    this.renderHead(friend);
     clear(this.root).append(
-      h("div", { class: "cust-head" }, avatar(friend.display_name, friend.picture_url, "lg"),
-        h("div", null, h("strong", { class: "cust-name" }, friend.display_name || friend.line_user_id),
-          friend.status_message ? h("p", { class: "muted small" }, friend.status_message) : null)),
+      this.headEl,
       this.bindingEl,
       section(t("tags"), this.tagsEl),
       section(t("staff_notes"), this.notesEl));
@@ -88,11 +88,19 @@ export class CustomerPanel {
     this.loadNotes();
   }
 
+  renderHead(friend) {
+    this.headKey = `${friend.display_name}|${friend.picture_url}|${friend.status_message}`;
+    clear(this.headEl).append(avatar(friend.display_name, friend.picture_url, "lg"),
+      h("div", { class: "cust-who" }, h("strong", { class: "cust-name" }, friend.display_name || friend.line_user_id),
+        friend.status_message ? h("p", { class: "muted small" }, friend.status_message) : null));
+  }
+
   /** The friend changed (live event): tags come with it; binding changes reload the binding. */
   update(friend) {
     if (!this.friend || friend.line_user_id !== this.friend.line_user_id) return;
     const bindingChanged = bindingKey(friend.binding) !== bindingKey(this.friend.binding);
     this.friend = friend;
+    if (`${friend.display_name}|${friend.picture_url}|${friend.status_message}` !== this.headKey) this.renderHead(friend);
     if (JSON.stringify(friend.tags) !== JSON.stringify(this.currentTags)) this.renderTags(friend.tags || []);
     if (bindingChanged) this.loadBinding();
   }

@@ -38,6 +38,14 @@ SERVE_CMD = os.environ.get("ORDERCHATZ_BENCH_SERVE_CMD", "-m orderchatz.cli").sp
 LINE_DEADLINE_MS = 2000.0  # LINE drops a webhook delivery not answered within 2 s
 
 
+def _exit_on_sigterm(signum, frame):
+    # Turn SIGTERM (run_all.py's timeout) into SystemExit so `with` blocks stop our servers.
+    raise SystemExit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -585,3 +585,131 @@ def test_mariadb_init_creates_a_database_the_sidecar_can_migrate(tmp_path):
     finally:
         run_raw(f"DROP DATABASE IF EXISTS `{name}`", f"DROP USER IF EXISTS '{name}'@'%'")
         admin.dispose()
+
+
+# -- the sidecar's own Config, fed what the container will see ------------------------------------
+
+def _dockerfile_env() -> dict[str, str]:
+    env = {}
+    for keyword, rest in _instructions(DOCKERFILE.read_text(encoding="utf-8")):
+        if keyword == "ENV":
+            env.update(pair.split("=", 1) for pair in rest.split())
+    return env
+
+
+def _container_env(stack: dict, service: str, **overrides: str) -> dict[str, str]:
+    """Image ENV, then compose environment, then what the entrypoint sources from setup's file."""
+    env = _dockerfile_env()
+    env.update(_environment(stack["services"][service]))
+    env.update(ORDERCHATZ_WC_CONSUMER_KEY="ck_" + "1" * 40, ORDERCHATZ_WC_CONSUMER_SECRET="cs_" + "2" * 40,
+               ORDERCHATZ_SHARED_SECRET="3" * 64)
+    env.update(overrides)
+    return env
+
+
+@pytest.mark.parametrize("service", ["sidecar", "worker"])
+def test_sidecar_config_accepts_the_container_environment(stack, service):
+    from orderchatz.config import Config
+
+    config = Config.from_env(_container_env(stack, service, ORDERCHATZ_LINE_CHANNEL_SECRET="s",
+                                            ORDERCHATZ_LINE_CHANNEL_ACCESS_TOKEN="t"))
+    assert config.database_url.startswith("mysql+pymysql://orderchatz:")
+    assert config.wc_url == "http://wordpress"
+    assert config.wc_site_url == "http://localhost:8080"
+    assert config.wp_origins == ("http://localhost:8080",)
+    assert config.media_dir == "/var/lib/orderchatz/media"
+    assert config.instance_dir == "/var/lib/orderchatz"
+    assert not config.sandbox
+
+
+def test_only_the_line_credentials_are_left_to_fill_in(stack):
+    from orderchatz.config import Config, ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env(_container_env(stack, "sidecar"))
+    message = str(caught.value)
+    assert "ORDERCHATZ_LINE_CHANNEL_SECRET" in message
+    assert "ORDERCHATZ_LINE_CHANNEL_ACCESS_TOKEN" in message
+    assert "WC_" not in message and "SHARED_SECRET" not in message and "WP_ORIGIN" not in message
+
+
+# -- the mu-plugin's CURLOPT_CONNECT_TO, with php-cli's real cURL ---------------------------------
+
+# Loads the mu-plugin with just enough of WordPress (ABSPATH, add_action), then sends one request
+# through the handle the way WP_Http does after firing `http_api_curl`.
+PHP_HARNESS = r"""<?php
+define( 'ABSPATH', __DIR__ . '/' );
+$GLOBALS['hooks'] = array();
+function add_action( $name, $callback ) { $GLOBALS['hooks'][ $name ][] = $callback; }
+require $argv[1];
+$handle = curl_init( $argv[2] );
+curl_setopt( $handle, CURLOPT_RETURNTRANSFER, true );
+curl_setopt( $handle, CURLOPT_CONNECTTIMEOUT, 5 );
+curl_setopt( $handle, CURLOPT_TIMEOUT, 10 );
+foreach ( $GLOBALS['hooks']['http_api_curl'] as $callback ) { $callback( $handle ); }
+$body = curl_exec( $handle );
+echo false === $body ? 'ERROR ' . curl_errno( $handle ) : $body;
+"""
+
+
+@pytest.fixture
+def echo_server():
+    import http.server
+    import threading
+
+    from tests.support import free_port
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            body = f"{self.headers['Host']} {self.path}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def _php_request(tmp_path: Path, url: str, connect_to: str | None) -> str:
+    if not shutil.which("php"):
+        pytest.skip("php-cli is not installed")
+    probe = subprocess.run(["php", "-r", "echo defined('CURLOPT_CONNECT_TO') ? 1 : 0;"],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    if probe.stdout != "1":
+        pytest.skip("php-cli has no cURL extension with CURLOPT_CONNECT_TO (Debian: php-curl)")
+    harness = tmp_path / "harness.php"
+    harness.write_text(PHP_HARNESS, encoding="utf-8")
+    env = _clean_env(tmp_path)
+    if connect_to is not None:
+        env["ORDERCHATZ_DOCKER_CONNECT_TO"] = connect_to
+    result = subprocess.run(["php", str(harness), str(PHP_FILES[1]), url], env=env,
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_mu_plugin_connects_public_url_to_the_container(tmp_path, echo_server):
+    # "sidecar.invalid" cannot resolve: only the connect-to entry can make this request succeed.
+    body = _php_request(tmp_path, "http://sidecar.invalid:8000/wp/events?x=1",
+                        f"wp.invalid:8080:127.0.0.1:9 sidecar.invalid:8000:127.0.0.1:{echo_server}")
+    # Same Host header and path as requested: signatures and routing are untouched.
+    assert body == "sidecar.invalid:8000 /wp/events?x=1"
+
+
+def test_mu_plugin_leaves_other_urls_alone(tmp_path, echo_server):
+    body = _php_request(tmp_path, "http://other.invalid:8000/", f"sidecar.invalid:8000:127.0.0.1:{echo_server}")
+    assert body.startswith("ERROR ")  # not redirected: resolution of the unknown host fails
+
+
+def test_mu_plugin_without_map_does_nothing(tmp_path, echo_server):
+    assert _php_request(tmp_path, "http://sidecar.invalid:8000/", None).startswith("ERROR ")
+    assert _php_request(tmp_path, f"http://127.0.0.1:{echo_server}/ok", "") == f"127.0.0.1:{echo_server} /ok"

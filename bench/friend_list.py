@@ -288,14 +288,18 @@ def explain(svc, kwargs: dict) -> list[str]:
     return out
 
 
-def measure(fn, n: int, warm: int = 5) -> Summary:
+def measure(fn, n: int, warm: int = 3, budget_s: float = 12.0) -> Summary:
+    """n samples, or fewer (at least 10) when a slow case would exceed its time budget."""
     for _ in range(warm):
         fn()
     times = []
+    deadline = time.perf_counter() + budget_s
     for _ in range(n):
         started = time.perf_counter()
         fn()
         times.append((time.perf_counter() - started) * 1000)
+        if len(times) >= 10 and started > deadline:
+            break
     return Summary.of(times)
 
 
@@ -334,10 +338,13 @@ def run_on(db: str, url: str, n: int, explain_out: bool) -> dict:
     for label, _ in CASES:
         d, h = direct[label], http_sum[label]
         row = {"case": label, "rows": hits[label], "direct_ms": d.as_dict(), "http_ms": h.as_dict(),
-               "target_ms": TARGET_MS, "pass": d.p95 <= TARGET_MS and h.p95 <= TARGET_MS}
+               "target_ms": TARGET_MS, "pass": d.p95 <= TARGET_MS and h.p95 <= TARGET_MS,
+               # On a shared, loaded machine the p95 can be scheduling noise; p50 is the query.
+               "pass_p50": d.p50 <= TARGET_MS and h.p50 <= TARGET_MS}
         results["cases"].append(row)
         print(f"[{db}] {label:<34} rows={hits[label]:>3}  direct p50={d.p50:6.1f} p95={d.p95:6.1f} ms"
-              f"  http p50={h.p50:6.1f} p95={h.p95:6.1f} ms  -> {verdict(row['pass'])}")
+              f"  http p50={h.p50:6.1f} p95={h.p95:6.1f} ms  -> p95 {verdict(row['pass'])}, "
+              f"p50 {verdict(row['pass_p50'])}")
     results["loadavg_1m_after"] = load
     if explain_out:
         for label, lines in results["plans"].items():

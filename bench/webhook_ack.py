@@ -272,7 +272,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args(argv)
     seconds = args.seconds or (3.0 if args.quick else 30.0)
-    bodies = args.bodies or (200 if args.quick else 3000)
+    bodies = args.bodies or (200 if args.quick else 2000)
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = {"machine": common.machine(), "runs": []}
     for db in dbs:

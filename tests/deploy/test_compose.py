@@ -713,3 +713,103 @@ def test_mu_plugin_leaves_other_urls_alone(tmp_path, echo_server):
 def test_mu_plugin_without_map_does_nothing(tmp_path, echo_server):
     assert _php_request(tmp_path, "http://sidecar.invalid:8000/", None).startswith("ERROR ")
     assert _php_request(tmp_path, f"http://127.0.0.1:{echo_server}/ok", "") == f"127.0.0.1:{echo_server} /ok"
+
+
+# -- wc-api-key.php inside a real WordPress (tests/harness), WooCommerce reduced to what it uses ----
+
+# TEST-ONLY stand-ins: WooCommerce can't be installed here. The two helpers and the table are
+# WooCommerce's own definitions (wc-core-functions.php, WC_Install::get_schema()); WP_CLI is just
+# line()/error().
+WC_KEYS_PRELUDE = r"""
+if ( ! function_exists( 'wc_api_hash' ) ) {
+	function wc_api_hash( $data ) { return hash_hmac( 'sha256', $data, 'wc-api' ); }
+}
+if ( ! function_exists( 'wc_rand_hash' ) ) {
+	function wc_rand_hash() { return bin2hex( random_bytes( 20 ) ); }
+}
+if ( ! class_exists( 'WP_CLI' ) ) {
+	class WP_CLI {
+		public static function line( $text ) { echo $text, "\n"; }
+		public static function error( $text ) { fwrite( STDERR, "Error: $text\n" ); exit( 1 ); }
+	}
+}
+global $wpdb;
+$wpdb->query( "CREATE TABLE IF NOT EXISTS {$wpdb->prefix}woocommerce_api_keys (
+	key_id BIGINT UNSIGNED NOT NULL auto_increment, user_id BIGINT UNSIGNED NOT NULL,
+	description varchar(200) NULL, permissions varchar(10) NOT NULL, consumer_key char(64) NOT NULL,
+	consumer_secret char(43) NOT NULL, nonces longtext NULL, truncated_key char(7) NOT NULL,
+	last_access datetime NULL default null, PRIMARY KEY (key_id), KEY consumer_key (consumer_key),
+	KEY consumer_secret (consumer_secret) ) {$wpdb->get_charset_collate()}" );
+"""
+
+
+@pytest.fixture(scope="module")
+def wp_site():
+    from tests.harness.wordpress import WordPressSite, php_available
+    from tests.support import free_port
+
+    if not php_available():
+        pytest.skip("php-cli and Debian's wordpress package are required")
+    site = WordPressSite(port=free_port(), db_name=f"oc_deploy_{uuid.uuid4().hex[:10]}",
+                         sidecar_url=None, shared_secret=None, activate_plugin=False)
+    site.start()
+    yield site
+    site.stop()
+
+
+def _issue_key(site, *, admin: str = "admin", ck: str = "", cs: str = "") -> tuple[int, str, str]:
+    script = REPO / "docker" / "setup" / "wc-api-key.php"
+    env = "".join(f"putenv( {json.dumps(f'{k}={v}')} );\n" for k, v in
+                  {"WP_ADMIN_USER": admin, "ORDERCHATZ_WC_CONSUMER_KEY": ck,
+                   "ORDERCHATZ_WC_CONSUMER_SECRET": cs}.items())
+    code = WC_KEYS_PRELUDE + env + f"include {json.dumps(str(script))};\n"
+    try:
+        out = site.php(code)
+    except Exception as exc:  # noqa: BLE001 - WordPressError carries the exit and stderr
+        return 1, "", str(exc)
+    return 0, out.strip().splitlines()[-1], ""
+
+
+def _key_rows(site) -> list[dict]:
+    return site.php_json("global $wpdb; return $wpdb->get_results( \"SELECT user_id, description, "
+                         "permissions, consumer_key, consumer_secret, truncated_key FROM "
+                         "{$wpdb->prefix}woocommerce_api_keys\", ARRAY_A );")
+
+
+def test_wc_key_is_stored_the_way_woocommerce_checks_it(wp_site):
+    import hashlib
+    import hmac
+
+    wp_site.php(WC_KEYS_PRELUDE + "$wpdb->query( \"DELETE FROM {$wpdb->prefix}woocommerce_api_keys\" );")
+    code, line, err = _issue_key(wp_site)
+    assert code == 0, err
+    ck, cs = line.split()
+    assert re.fullmatch(r"ck_[0-9a-f]{40}", ck) and re.fullmatch(r"cs_[0-9a-f]{40}", cs)
+    [row] = _key_rows(wp_site)
+    assert row["consumer_key"] == hmac.new(b"wc-api", ck.encode(), hashlib.sha256).hexdigest()
+    assert row["consumer_secret"] == cs  # WooCommerce keeps the secret in clear to verify OAuth
+    assert row["truncated_key"] == ck[-7:]
+    assert row["permissions"] == "read_write"
+    assert int(row["user_id"]) == wp_site.users["admin"].user_id
+
+
+def test_wc_key_is_reused_while_it_exists_and_replaced_when_gone(wp_site):
+    wp_site.php(WC_KEYS_PRELUDE + "$wpdb->query( \"DELETE FROM {$wpdb->prefix}woocommerce_api_keys\" );")
+    _, first, _ = _issue_key(wp_site)
+    ck, cs = first.split()
+    assert _issue_key(wp_site, ck=ck, cs=cs)[1] == first
+    assert len(_key_rows(wp_site)) == 1
+    # The shop owner revoked it (or made it read-only): a fresh key, and the stale row goes.
+    wp_site.php(WC_KEYS_PRELUDE + "$wpdb->query( \"UPDATE {$wpdb->prefix}woocommerce_api_keys SET permissions = 'read'\" );")
+    _, second, _ = _issue_key(wp_site, ck=ck, cs=cs)
+    assert second != first
+    rows = _key_rows(wp_site)
+    assert len(rows) == 1 and rows[0]["consumer_secret"] == second.split()[1]
+    # A secret that doesn't match the key is not accepted as "still there" either.
+    assert _issue_key(wp_site, ck=second.split()[0], cs="cs_" + "0" * 40)[1] != second
+
+
+def test_wc_key_refuses_an_unknown_admin(wp_site):
+    code, _, err = _issue_key(wp_site, admin="nobody-here")
+    assert code != 0
+    assert "WP_ADMIN_USER" in err

@@ -36,6 +36,7 @@ class PanelUser:
     expires_at: int
     hpos: bool = True
     admin_url: str = ""
+    home_url: str = ""
 
 
 def mint_panel_token(secret: str, *, issuer: str, user_id: str, name: str = "",
@@ -81,16 +82,18 @@ def verify_panel_token(token: str, secret: str, *, issuers: tuple[str, ...] | li
         user_id=str(claims["sub"]), name=str(claims.get("name", "")),
         caps=tuple(claims.get("caps") or ()), locale=str(claims.get("locale") or "zh_TW"),
         issuer=issuer, expires_at=int(claims["exp"]), hpos=bool(claims.get("hpos", True)),
-        admin_url=_admin_url(claims.get("admin_url"), issuer),
+        admin_url=_on_site(claims.get("admin_url"), issuer, "/wp-admin/"),
+        home_url=_on_site(claims.get("home_url"), issuer, "/"),
     )
 
 
-def _admin_url(claimed, issuer: str) -> str:
-    """WP admin base for edit links; only ever on the issuing site."""
+def _on_site(claimed, issuer: str, default_path: str) -> str:
+    """A URL claimed by the plugin (admin_url(), home_url('/')); only ever on the issuing site,
+    which may live in a subdirectory."""
     claimed = str(claimed or "")
     if claimed.startswith(issuer + "/"):
         return claimed
-    return f"{issuer}/wp-admin/"
+    return issuer + default_path
 
 
 def sign_wp_event(body: bytes, secret: str, *, now: float | None = None) -> str:

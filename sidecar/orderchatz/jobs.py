@@ -43,46 +43,59 @@ def _message_id(ref: str) -> int:
     return int(str(ref).split(":", 1)[0])
 
 
-def _done(outbox_id, result: str) -> str:
+def _run(outbox_id, work) -> str:
+    """Run a use case; its outbox row is done when it finishes, or when the last retry fails
+    (the failure stays in RQ's failed registry; the sweeper must not run it again)."""
     from .domain.followups import mark_done
+    last = _last_attempt()
+    try:
+        result = work(last)
+    except Exception:
+        if last:
+            mark_done(services(), outbox_id)
+        raise
     mark_done(services(), outbox_id)
     return result
 
 
 def send_message(ref: str, outbox_id: int | None = None) -> str:
     from .domain.outbound import send_outbound_message
-    return _done(outbox_id, send_outbound_message(services(), _message_id(ref),
-                                                  last_attempt=_last_attempt()))
+    return _run(outbox_id, lambda last: send_outbound_message(services(), _message_id(ref),
+                                                              last_attempt=last))
 
 
 def refresh_profile(ref: str, outbox_id: int | None = None) -> str:
     from .domain.friends import refresh_friend_profile
-    return _done(outbox_id, refresh_friend_profile(services(), str(ref).split(":", 1)[0]))
+    return _run(outbox_id, lambda last: refresh_friend_profile(services(), str(ref).split(":", 1)[0]))
 
 
 def download_media(ref: str, outbox_id: int | None = None) -> str:
     from .domain.media import download_message_media
-    return _done(outbox_id, download_message_media(services(), _message_id(ref),
-                                                   last_attempt=_last_attempt()))
+    return _run(outbox_id, lambda last: download_message_media(services(), _message_id(ref),
+                                                               last_attempt=last))
 
 
 def process_wp_event(ref: str, outbox_id: int | None = None) -> str:
     from .domain.order_events import deliver_wp_event
-    return _done(outbox_id, deliver_wp_event(services(), int(ref), last_attempt=_last_attempt()))
+    return _run(outbox_id, lambda last: deliver_wp_event(services(), int(ref), last_attempt=last))
 
 
 def sweep(svc: Services) -> int:
     """Enqueue what never reached Redis, and re-drive sends a killed worker left mid-flight."""
     from .domain.followups import add_followup, enqueue_followups, sweep_outbox
-    from .store.models import Message, utcnow
+    from .store.models import Message, Outbox, utcnow
 
     count = sweep_outbox(svc)
     cutoff = utcnow() - timedelta(minutes=3)
     with svc.store.session() as s:
+        # A send takes seconds; one "sending" for minutes lost its worker mid-flight.
         stuck = list(s.scalars(select(Message).where(Message.direction == "out",
                                                      Message.status == "sending",
-                                                     Message.created_at < cutoff).limit(100)))
-        rows = [add_followup(s, "send", f"{m.id}:stuck{m.attempts}") for m in stuck]
+                                                     Message.attempted_at < cutoff).limit(100)))
+        refs = {f"{m.id}:stuck{m.attempts}" for m in stuck}
+        known = set(s.scalars(select(Outbox.ref).where(Outbox.job == "send", Outbox.ref.in_(refs)))) \
+            if refs else set()
+        rows = [add_followup(s, "send", ref) for ref in sorted(refs - known)]
     if rows:
         try:
             count += enqueue_followups(svc, rows)

@@ -17,15 +17,23 @@ RETAIN = 20_000
 
 
 class LiveBus:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, breaker=None):
         self._redis = client
+        self._breaker = breaker
 
     def publish(self, event: dict) -> str | None:
-        """Best effort: a Redis outage must never fail the write that caused the event."""
+        """Best effort: a Redis outage must never fail the write that caused the event.
+
+        Panels catch up by re-reading the API after a reconnect, so a dropped update is a delay,
+        not a loss."""
+        if self._breaker is not None and self._breaker.open:
+            return None
         try:
             return self._redis.xadd(STREAM, {"data": json.dumps(event, ensure_ascii=False)},
                                     maxlen=RETAIN, approximate=True).decode()
         except redis.RedisError as exc:
+            if self._breaker is not None:
+                self._breaker.tripped()
             log.warning("live update not published: %s", exc.__class__.__name__)
             return None
 

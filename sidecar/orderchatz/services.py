@@ -1,6 +1,7 @@
 """Builds the sidecar's services from a Config; shared by the web app, the worker and the CLI."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +15,28 @@ from .live import LiveBus
 from .store.db import Store
 
 QUEUE_NAME = "orderchatz"
+
+
+class RedisBreaker:
+    """After a Redis failure, skip Redis for a few seconds instead of waiting on it again.
+
+    The webhook must answer LINE within 2 s; a Redis that accepts connections but never answers
+    would otherwise cost a full socket timeout for every enqueue and publish of a delivery.
+    """
+
+    def __init__(self, cool_off: float = 5.0):
+        self.cool_off = cool_off
+        self._down_until = 0.0
+
+    @property
+    def open(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def tripped(self) -> None:
+        self._down_until = time.monotonic() + self.cool_off
+
+    def reset(self) -> None:
+        self._down_until = 0.0
 
 
 @dataclass
@@ -30,7 +53,11 @@ class Services:
     def redis(self) -> redis.Redis:
         # Short timeouts: the webhook must still answer LINE fast when Redis is down.
         return redis.Redis.from_url(self.config.redis_url, socket_connect_timeout=0.5,
-                                    socket_timeout=2.0, health_check_interval=30)
+                                    socket_timeout=1.0, health_check_interval=30)
+
+    @cached_property
+    def redis_breaker(self) -> RedisBreaker:
+        return RedisBreaker()
 
     @cached_property
     def queue(self) -> Queue:
@@ -38,7 +65,7 @@ class Services:
 
     @cached_property
     def live(self) -> LiveBus:
-        return LiveBus(self.redis)
+        return LiveBus(self.redis, self.redis_breaker)
 
     @cached_property
     def line(self) -> LineGateway:

@@ -81,6 +81,7 @@ def test_redis_down_during_a_burst_loses_nothing(tmp_path, database_url, private
     assert pending == 15 * 2  # profile + media of the 15 deliveries after Redis died
 
     private_redis.start()
+    svc.redis_breaker.reset()  # as after its few seconds of cool-off
     assert jobs.sweep(svc) == 0  # too fresh: the sweeper leaves just-committed rows to the web app
     with svc.store.session() as s:
         s.execute(update(Outbox).values(created_at=utcnow() - timedelta(seconds=120)))
@@ -164,8 +165,9 @@ def test_worker_killed_mid_send_is_retried_without_a_second_delivery(
         row = s.scalar(select(Message).where(Message.direction == "out"))
         assert row.status == "sending"
         s.execute(update(Message).where(Message.id == row.id)
-                  .values(created_at=utcnow() - timedelta(minutes=5)))
+                  .values(attempted_at=utcnow() - timedelta(minutes=5)))
     assert jobs.sweep(svc) >= 1  # the sweeper re-drives the interrupted send
+    assert jobs.sweep(svc) == 0  # once
     run_jobs(svc)
     with svc.store.session() as s:
         assert s.scalar(select(Message.status).where(Message.direction == "out")) == "sent"
@@ -215,3 +217,45 @@ def test_database_error_mid_batch_writes_nothing(tmp_path, redis_url, line_emula
     finally:
         svc.close()
         drop()
+
+
+def test_hung_redis_does_not_make_the_webhook_miss_lines_deadline(tmp_path, sqlite_url, line_emulator):
+    """A Redis that accepts connections and never answers costs one short timeout, not one per call."""
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted = []
+    stop = False
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop:
+            try:
+                accepted.append(listener.accept()[0])  # and never answer
+            except OSError:
+                continue
+
+    import threading
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        svc = Services.build(make_config(sqlite_url, f"redis://127.0.0.1:{listener.getsockname()[1]}/0",
+                                         tmp_path, line_api_base=line_emulator.base_url))
+        client = create_app(services=svc).test_client()
+        timings = []
+        for i in range(3):
+            events = [line_emulator.text_event(f"U{i:032d}", "在嗎"), line_emulator.image_event(f"U{i:032d}")]
+            started = time.monotonic()
+            assert deliver(client, line_emulator, events).status_code == 200
+            timings.append(time.monotonic() - started)
+        assert max(timings) < 2.0, timings
+        with svc.store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Message)) == 6
+        svc.close()
+    finally:
+        stop = True
+        thread.join(timeout=2)
+        for conn in accepted:
+            conn.close()
+        listener.close()

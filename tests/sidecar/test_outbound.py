@@ -197,3 +197,12 @@ def test_unknown_friend_is_404(client, auth_headers):
     resp = client.post("/api/v1/conversations/Unobody/messages", headers=auth_headers,
                        json={"type": "text", "text": "hi"})
     assert resp.status_code == 404
+
+
+def test_client_id_of_another_conversation_is_a_conflict(client, svc, line_emulator, auth_headers, inbound):
+    other = "U" + "c" * 32
+    deliver(client, line_emulator, [line_emulator.text_event(other, "hi")])
+    send(client, auth_headers, client_id="shared-id")
+    resp = client.post(f"/api/v1/conversations/{other}/messages", headers=auth_headers,
+                       json={"client_id": "shared-id", "type": "text", "text": "x"})
+    assert resp.status_code == 409 and resp.json["error"] == "client_id_conflict"

@@ -195,10 +195,15 @@ def test_wp_events_refuse_bad_signatures_and_bodies(shop_client, shop_svc):
     body = b"not json"
     assert shop_client.post("/wp/events", data=body, headers={
         "X-OrderChatz-Signature": sign_wp_event(body, SHARED_SECRET)}).status_code == 400
-    assert post_wp_event(shop_client, {"event_id": "e2", "type": "nope", "order_id": 1}).status_code == 400
     assert post_wp_event(shop_client, {"type": "order.customer_note", "order_id": 1}).status_code == 400
+    assert post_wp_event(shop_client, {"event_id": "e3", "type": "order.customer_note",
+                                       "order_id": "x"}).status_code == 400
     with shop_svc.store.session() as s:
         assert s.scalar(select(WpEvent.id)) is None
+    future = post_wp_event(shop_client, {"event_id": "e2", "type": "order.refunded", "order_id": 1})
+    assert future.status_code == 200 and future.json["status"] == "ignored"
+    with shop_svc.store.session() as s:
+        assert s.scalar(select(WpEvent.status)) == "unsupported"
 
 
 def test_self_service_account_link(shop_client, shop_svc, line_emulator, auth_headers, friend):
@@ -292,3 +297,26 @@ def test_tags_and_staff_notes(shop_client, auth_headers, friend):
     assert listing["categories"] == ["重要", "待處理", "已完成", "備忘"]
     assert api(shop_client, "DELETE", f"/conversations/{friend}/notes/{note['id']}", auth_headers).status_code == 204
     assert api(shop_client, "GET", f"/conversations/{friend}/notes", auth_headers).json["notes"] == []
+
+
+def test_notes_never_reach_someone_who_only_shares_the_phone(shop_client, shop_svc, line_emulator,
+                                                            auth_headers, friend):
+    # 張志明 (guest.one@) saved 王小明's number; he is bound as a guest by email and phone.
+    other = "U" + "b" * 32
+    deliver(shop_client, line_emulator, [line_emulator.text_event(other, "我是張志明")])
+    api(shop_client, "PUT", f"/conversations/{other}/binding", auth_headers,
+        json={"email": "guest.one@example.com", "phone": "0912345678"})
+    api(shop_client, "PUT", f"/conversations/{friend}/binding", auth_headers, json={"customer_id": 2})
+    resp = api(shop_client, "POST", "/orders/12345/notes", auth_headers,
+               json={"note": "已寄出", "customer_note": True})
+    assert resp.json["delivered_on_line"] == [friend]
+    lookup = api(shop_client, "GET", "/bindings/lookup", auth_headers,
+                 query_string={"customer_id": 2, "email": "ming.wang@example.com",
+                               "phone": "0912-345-678"}).json
+    assert [f["line_user_id"] for f in lookup["friends"]] == [friend]
+    # a phone-only guest binding still gets the guest's own order events
+    post_wp_event(shop_client, {"event_id": "note-77", "type": "order.customer_note", "order_id": 12003,
+                                "note_id": 77, "note": "到貨了", "customer_id": 0,
+                                "billing_email": "guest.one@example.com", "billing_phone": "0912345678"})
+    run_jobs(shop_svc)
+    assert [m.to for m in line_emulator.sent if "到貨了" in m.messages[0].get("text", "")] == [other]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ..store.models import Binding, BindingHistory, Friend, LinkNonce, LinkToken, Message, utcnow
@@ -62,14 +62,24 @@ def _friend(s: Session, line_user_id: str) -> Friend:
 
 def friends_for_customer(s: Session, *, customer_id: int | None = None, email: str | None = None,
                          phone: str | None = None) -> list[Friend]:
+    """The friends an order (or customer) belongs to.
+
+    A registered customer's friends by id; anyone bound by the same email (a guest who later
+    registered, or a registered customer's guest checkout). A phone alone is weaker evidence —
+    families and offices share numbers — so it only matches a guest binding that has no email
+    or the same email, never someone bound to another registered account.
+    """
+    email = email.strip().lower() if email else None
+    national = normalize_phone(phone) if phone else None
     conditions = []
     if customer_id:
         conditions.append(Binding.customer_id == int(customer_id))
     if email:
-        conditions.append(Binding.email == email.strip().lower())
-    national = normalize_phone(phone) if phone else None
+        conditions.append(Binding.email == email)
     if national:
-        conditions.append(Binding.phone == national)
+        conditions.append(and_(Binding.phone == national, Binding.customer_id.is_(None),
+                               or_(Binding.email.is_(None), Binding.email == email)
+                               if email else Binding.email.is_(None)))
     if not conditions:
         return []
     return list(s.scalars(select(Friend).join(Binding, Binding.friend_id == Friend.id)
@@ -180,8 +190,10 @@ def _queue_text(s: Session, friend: Friend, text: str, client_id: str, *, extra:
 
 def send_link_button(svc, line_user_id: str, *, actor: str, link_page_base: str) -> dict:
     """Issue a LINE link token and send the friend a button to the shop's link page."""
+    with svc.store.session() as s:
+        _friend(s, line_user_id)
     link_token = svc.line.issue_link_token(line_user_id)
-    url = f"{link_page_base.rstrip('/')}/?{urlencode({'orderchatz-link': link_token})}"
+    url = f"{link_page_base.rstrip('/')}/?{urlencode({'orderchatz-link': link_token})}"  # home_url('/')
     text = "請點選下方按鈕登入商店會員，完成 LINE 帳號綁定。"
     template = {"type": "template", "altText": "綁定商店會員帳號",
                 "template": {"type": "buttons", "text": text[:160],

@@ -23,10 +23,10 @@ def search_products(svc, q: str) -> list[dict]:
     return [product_json(p) for p in svc.woo.search_products(q)]
 
 
-def product_card_for(svc, product_id) -> tuple[dict, dict]:
-    """(LINE Flex message, product summary) for a published product."""
+def with_product_card(svc, body: dict) -> tuple[dict, dict]:
+    """(LINE Flex message, the send body plus the product summary) for a published product."""
     try:
-        pid = int(product_id)
+        pid = int(body.get("product_id"))
     except (TypeError, ValueError):
         raise DomainError("invalid_product", "product_id must be an integer") from None
     try:
@@ -36,4 +36,4 @@ def product_card_for(svc, product_id) -> tuple[dict, dict]:
     if product.status != "publish":
         raise DomainError("invalid_product", "only published products can be sent")
     card = product_card(product, placeholder_image_url=svc.config.placeholder_image_url or None)
-    return card, product_json(product)
+    return card, {**body, "product": product_json(product)}

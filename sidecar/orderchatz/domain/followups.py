@@ -48,7 +48,7 @@ def add_followup(session: Session, job: str, ref: str) -> Outbox:
 
 def enqueue_followups(svc, rows: list[Outbox]) -> int:
     """Enqueue committed outbox rows; returns how many reached Redis."""
-    if not rows:
+    if not rows or svc.redis_breaker.open:
         return 0
     done = []
     try:
@@ -60,6 +60,7 @@ def enqueue_followups(svc, rows: list[Outbox]) -> int:
             done.append(row.id)
         pipe.execute()
     except redis.RedisError as exc:
+        svc.redis_breaker.tripped()
         log.warning("follow-up jobs left for the sweeper: %s", exc.__class__.__name__)
         return 0
     with svc.store.session() as s:

@@ -306,6 +306,8 @@ def _on_account_link(batch: _Batch, event: dict, user_id: str, at: datetime) -> 
             reply_token=event.get("replyToken"))
     for job, ref in outcome.followups:
         batch.followup(job, ref)
+        batch.result.live.append({"type": "message.created", "line_user_id": user_id,
+                                  "message_id": int(ref)})
     batch.result.live.append({"type": "binding.updated", "line_user_id": user_id})
     return "processed"
 

@@ -14,7 +14,7 @@ _PREVIEW_LABELS = {
     "location": "[位置]", "sticker": "[貼圖]", "product": "[商品]", "flex": "[卡片]",
     "unsupported": "[不支援的訊息]", "follow": "[加入好友]", "unfollow": "[封鎖]",
     "order_note": "[訂單備註]", "order_status": "[訂單狀態]", "account_link": "[帳號綁定]",
-    "postback": "[按鈕]",
+    "postback": "[按鈕]", "template": "[按鈕訊息]",
 }
 
 

@@ -35,30 +35,36 @@ def note_plain_text(note: str) -> str:
 
 
 def record_wp_event(svc, event: dict, raw: bytes) -> str:
-    """Returns "accepted" or "duplicate"."""
+    """Returns "accepted", "duplicate" or "ignored" (a type this version does not handle)."""
     event_id = event.get("event_id")
     etype = event.get("type")
     if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
         raise DomainError("invalid_event", "event_id must be a non-empty string")
-    if etype not in ORDER_EVENT_TYPES:
-        raise DomainError("unsupported_event", f"unknown event type {etype!r}")
+    if not isinstance(etype, str) or not etype:
+        raise DomainError("invalid_event", "type must be a non-empty string")
     try:
         order_id = int(event.get("order_id"))
     except (TypeError, ValueError):
-        raise DomainError("invalid_event", "order_id must be an integer") from None
+        if etype in ORDER_EVENT_TYPES:
+            raise DomainError("invalid_event", "order_id must be an integer") from None
+        order_id = None
     try:
         with svc.store.session() as s:
             if s.scalar(select(WpEvent.id).where(WpEvent.event_id == event_id)) is not None:
                 return "duplicate"
-            row = WpEvent(event_id=event_id, type=etype, order_id=order_id,
+            # A type this version does not know (a newer plugin) is kept, not refused: a 4xx
+            # would make the plugin retry it for two days.
+            known = etype in ORDER_EVENT_TYPES
+            row = WpEvent(event_id=event_id, type=etype[:40], order_id=order_id,
+                          status="received" if known else "unsupported",
                           raw=raw.decode("utf-8", "replace"))
             s.add(row)
             s.flush()
-            outbox = [followups.add_followup(s, "wp_event", str(row.id))]
+            outbox = [followups.add_followup(s, "wp_event", str(row.id))] if known else []
     except IntegrityError:
         return "duplicate"
     followups.enqueue_followups(svc, outbox)
-    return "accepted"
+    return "accepted" if outbox else "ignored"
 
 
 def _message_text(event: dict) -> str | None:

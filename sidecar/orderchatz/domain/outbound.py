@@ -89,21 +89,40 @@ def build_line_messages(body: dict, *, product_card=None) -> tuple[str, str | No
     raise DomainError("unsupported_type", f"message type {mtype!r} cannot be sent")
 
 
+def _existing(s, client_id: str, friend: Friend) -> Message | None:
+    row = s.scalar(select(Message).where(Message.client_id == client_id))
+    if row is not None and row.friend_id != friend.id:
+        raise DomainError("client_id_conflict", "this client_id was used for another conversation", 409)
+    return row
+
+
 def queue_outbound_message(svc, line_user_id: str, body: dict, author: Author, *,
-                           product_card=None) -> tuple[Message, bool]:
-    """Store the message as `queued` (idempotent on client_id); returns (message, created)."""
+                           load_product_card=None) -> tuple[Message, bool]:
+    """Store the message as `queued` (idempotent on client_id); returns (message, created).
+
+    `load_product_card()` (for product sends) is only called when the message is new, so a
+    retried send that was already stored does not depend on the shop answering.
+    """
     client_id = body.get("client_id") or uuid.uuid4().hex
     if not isinstance(client_id, str) or len(client_id) > 64:
         raise DomainError("invalid_client_id", "client_id must be a string of at most 64 chars")
+    with svc.store.session() as s:
+        friend = s.scalar(select(Friend).where(Friend.line_user_id == line_user_id))
+        if friend is None:
+            raise DomainError("not_found", "no such LINE friend", 404)
+        existing = _existing(s, client_id, friend)
+        if existing is not None:
+            return existing, False
+    product_card = None
+    if body.get("type") == "product" and load_product_card is not None:
+        product_card, body = load_product_card(body)
     mtype, text, messages = build_line_messages(body, product_card=product_card)
     try:
         with svc.store.session() as s:
-            existing = s.scalar(select(Message).where(Message.client_id == client_id))
+            friend = s.get(Friend, friend.id)
+            existing = _existing(s, client_id, friend)
             if existing is not None:
                 return existing, False
-            friend = s.scalar(select(Friend).where(Friend.line_user_id == line_user_id))
-            if friend is None:
-                raise DomainError("not_found", "no such LINE friend", 404)
             row = Message(friend_id=friend.id, direction="out", type=mtype, text=text,
                           payload=json.dumps({"messages": messages, **({"product": body["product"]}
                                               if "product" in body else {})}, ensure_ascii=False),
@@ -171,6 +190,7 @@ def send_outbound_message(svc, message_id: int, *, last_attempt: bool = True) ->
             row.sent_via = via
             row.status = "sending"
             row.attempts = (row.attempts or 0) + 1
+            row.attempted_at = utcnow()
             reply_token = token_row.reply_token if token_row is not None else None
         to = friend.line_user_id
     if blocked:

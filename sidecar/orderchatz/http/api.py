@@ -59,14 +59,10 @@ def list_messages(line_user_id: str):
 @bp.post("/conversations/<line_user_id>/messages")
 @require_panel_user
 def send_message(line_user_id: str):
-    body = json_body()
+    from ..domain.catalog import with_product_card
     svc = services()
-    product_card = None
-    if body.get("type") == "product":
-        from ..domain.catalog import product_card_for
-        product_card, body["product"] = product_card_for(svc, body.get("product_id"))
-    row, created = queue_outbound_message(svc, line_user_id, body, author(),
-                                          product_card=product_card)
+    row, created = queue_outbound_message(svc, line_user_id, json_body(), author(),
+                                          load_product_card=lambda body: with_product_card(svc, body))
     resp = jsonify({"message": message_json(row), "created": created})
     resp.status_code = 202
     return resp

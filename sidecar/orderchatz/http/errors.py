@@ -4,7 +4,10 @@ from __future__ import annotations
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from sqlalchemy.exc import OperationalError
+
 from ..domain.errors import DomainError
+from ..gateways.line import LineError
 from ..gateways.woo import WooError, WooNotFound
 
 
@@ -41,6 +44,15 @@ def register_error_handlers(app) -> None:
         hint = getattr(exc, "hint", None)
         return error_response(502, "woocommerce_" + exc.__class__.__name__.removeprefix("Woo").lower(),
                               hint or "WooCommerce did not answer usefully; try again shortly")
+
+    @app.errorhandler(LineError)
+    def _line_error(exc: LineError):
+        return error_response(502, f"line_{exc.code}", f"LINE refused or did not answer: {exc.message}")
+
+    @app.errorhandler(OperationalError)
+    def _store_down(exc: OperationalError):
+        app.logger.warning("database unavailable: %s", exc.__class__.__name__)
+        return error_response(503, "store_unavailable", "the database is unavailable; retry shortly")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

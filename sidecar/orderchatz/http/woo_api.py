@@ -54,7 +54,7 @@ def delete_binding(line_user_id: str):
 def send_link(line_user_id: str):
     svc = services()
     result = binding.send_link_button(svc, line_user_id, actor=_actor(),
-                                      link_page_base=g.user.issuer)
+                                      link_page_base=g.user.home_url)
     return jsonify(result), 202
 
 

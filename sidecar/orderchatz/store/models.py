@@ -87,6 +87,7 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(16), default="received")
     sent_via: Mapped[str | None] = mapped_column(String(8))  # reply | push
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last send attempt began
     failure_code: Mapped[str | None] = mapped_column(String(40))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     media_status: Mapped[str | None] = mapped_column(String(16))  # pending | ready | unavailable

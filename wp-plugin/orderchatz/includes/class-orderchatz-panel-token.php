@@ -67,6 +67,7 @@ class OrderChatz_Panel_Token {
 			'locale'    => get_user_locale( $user ),
 			'hpos'      => $this->woo->hpos_enabled(),
 			'admin_url' => admin_url(),
+			'home_url'  => home_url( '/' ),
 			'iat'       => $issued_at,
 			'exp'       => $issued_at + self::LIFETIME,
 			'jti'       => bin2hex( random_bytes( 16 ) ),

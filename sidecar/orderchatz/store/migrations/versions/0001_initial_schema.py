@@ -190,6 +190,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('sent_via', sa.String(length=8), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('attempted_at', UTCDateTime(), nullable=True),
     sa.Column('failure_code', sa.String(length=40), nullable=True),
     sa.Column('failure_reason', sa.Text(), nullable=True),
     sa.Column('media_status', sa.String(length=16), nullable=True),

@@ -109,7 +109,8 @@ class WordPressSite:
                  locale: str = "en_US", hpos: bool = True, disable_wp_cron: bool = True,
                  with_woocommerce: bool = True, activate_plugin: bool = True,
                  extra_constants: dict[str, Any] | None = None, users: tuple[WPUser, ...] = DEFAULT_USERS,
-                 server_workers: int = 4, keep: bool = False):
+                 server_workers: int = 4, keep: bool = False, db_host: str = "127.0.0.1",
+                 db_port: int = 3306, db_user: str = "root", db_password: str = ""):
         if not db_name.replace("_", "").isalnum():
             raise ValueError("db_name must be letters, digits and underscores")
         self.port = port
@@ -124,6 +125,12 @@ class WordPressSite:
         self.extra_constants = dict(extra_constants or {})
         self.server_workers = server_workers
         self.keep = keep
+        # A fresh Debian MariaDB lets root in over the unix socket only; the demo passes a
+        # dedicated TCP user instead (scripts/run-local.sh creates it).
+        self.db_host = db_host
+        self.db_port = db_port
+        self.db_user = db_user
+        self.db_password = db_password
         self.url = f"http://127.0.0.1:{port}"
         self.root: Path | None = None
         self.users: dict[str, WPUser] = {u.key: u for u in users}
@@ -173,6 +180,10 @@ class WordPressSite:
             except requests.RequestException:
                 time.sleep(0.1)
         raise WordPressError("php -S did not answer within 15 s")
+
+    def server_exit_code(self) -> int | None:
+        """`php -S`'s exit code once it has exited, else None (running or never started)."""
+        return self._process.poll() if self._process is not None else None
 
     def stop_server(self) -> None:
         if self._process is not None:
@@ -230,7 +241,8 @@ class WordPressSite:
 
     def _wp_config(self) -> str:
         constants: dict[str, Any] = {
-            "DB_NAME": self.db_name, "DB_USER": "root", "DB_PASSWORD": "", "DB_HOST": "127.0.0.1:3306",
+            "DB_NAME": self.db_name, "DB_USER": self.db_user, "DB_PASSWORD": self.db_password,
+            "DB_HOST": f"{self.db_host}:{self.db_port}",
             "DB_CHARSET": "utf8mb4", "DB_COLLATE": "",
             "WP_HOME": self.url, "WP_SITEURL": self.url,
             "WP_DEBUG": True, "WP_DEBUG_LOG": str(self.debug_log_path), "WP_DEBUG_DISPLAY": False,
@@ -255,7 +267,8 @@ class WordPressSite:
         return "\n".join(lines)
 
     def _db(self):
-        return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
+        return pymysql.connect(host=self.db_host, port=self.db_port, user=self.db_user,
+                               password=self.db_password, autocommit=True, connect_timeout=10)
 
     def _create_database(self) -> None:
         with self._db() as conn, conn.cursor() as cur:

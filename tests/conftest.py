@@ -197,3 +197,14 @@ def shop_svc(make_services, sqlite_url, woo_emulator):
 def shop_client(shop_svc):
     from orderchatz.app import create_app
     return create_app(services=shop_svc).test_client()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    """One Playwright for the whole run: a second sync_playwright() in the same thread fails."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip(f"Chromium is not installed at {chromium} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        yield p

@@ -71,15 +71,6 @@ def shop_stack(make_stack, woo_emulator):
     return make_stack(woo=woo_emulator)
 
 
-@pytest.fixture(scope="session")
-def playwright_instance():
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        yield p
-
-
 def launch(playwright_instance, extra_args=()):
     return playwright_instance.chromium.launch(executable_path=str(CHROMIUM),
                                               args=[*BASE_ARGS, *extra_args])

@@ -119,6 +119,17 @@ def database_login(args: argparse.Namespace) -> DatabaseLogin:
     )
 
 
+def check_database(db: DatabaseLogin) -> None:
+    """Fail before anything starts when MariaDB is down or refuses the login."""
+    try:
+        pymysql.connect(host=db.host, port=db.port, user=db.user, password=db.password,
+                        connect_timeout=5).close()
+    except pymysql.MySQLError as exc:
+        raise DemoError(f"MariaDB on {db.host}:{db.port} refused user {db.user!r} ({exc}). "
+                        "./scripts/run-local.sh starts MariaDB and creates a demo user when root "
+                        "has no TCP login; or pass --db-user/--db-password") from exc
+
+
 def build_site(*, wp_port: int, db_name: str, db: DatabaseLogin, sidecar_url: str,
                shared_secret: str, passwords: dict[str, str]) -> WordPressSite:
     users = tuple(WPUser(a.key, a.login, passwords[a.key], a.email, a.role, a.display_name)
@@ -194,14 +205,17 @@ def run(args: argparse.Namespace) -> int:
                       woo_api_port=args.woo_port, wp_origin=wp_url)
     site: WordPressSite | None = None
     try:
+        db = database_login(args)
+        check_database(db)
         print("[demo] starting the sidecar sandbox (LINE and WooCommerce emulators, web, worker)…", flush=True)
         sandbox.start()
         print(f"[demo] building WordPress on {wp_url} (Debian's wordpress, php -S)…", flush=True)
-        site = build_site(wp_port=args.wp_port, db_name=args.db_name, db=database_login(args),
+        site = build_site(wp_port=args.wp_port, db_name=args.db_name, db=db,
                           sidecar_url=sandbox.sidecar_url,
                           shared_secret=sandbox.settings["ORDERCHATZ_SHARED_SECRET"], passwords=passwords)
         site.start()
         check_user_ids(site)
+        site.php("update_option( 'blogname', 'OrderChatz 示範咖啡店' );")
         print(banner(site=site, sandbox=sandbox, passwords=passwords, bind=bind), flush=True)
 
         def failed() -> int | None:

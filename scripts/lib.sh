@@ -64,3 +64,29 @@ ensure_mariadb() {
     for _ in $(seq 100); do mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1 && return; sleep 0.2; done
     log "MariaDB did not start"; return 1
 }
+
+mariadb_demo_login() {
+    # $1: database the demo uses, $2: env file for scripts/demo.py.
+    # A TCP login for the demo's WordPress: MariaDB root without a password when that works (CI,
+    # the reference machine); otherwise (a fresh Debian, where root authenticates over the unix
+    # socket only) a dedicated user created over the socket, its password kept in $2.
+    local db="$1" file="$2" user="orderchatz_demo" password
+    if mariadb -h 127.0.0.1 -P 3306 -u root -e 'SELECT 1' >/dev/null 2>&1; then return; fi
+    if [ -f "$file" ]; then
+        password="$(sed -n 's/^ORDERCHATZ_DEMO_DB_PASSWORD=//p' "$file")"
+        if MYSQL_PWD="$password" mariadb -h 127.0.0.1 -P 3306 -u "$user" -e 'SELECT 1' >/dev/null 2>&1; then
+            return
+        fi
+    fi
+    log "creating the MariaDB user $user@127.0.0.1 for the demo (root has no TCP login)"
+    password="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+    $SUDO mariadb <<SQL
+CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$password';
+ALTER USER '$user'@'127.0.0.1' IDENTIFIED BY '$password';
+GRANT ALL PRIVILEGES ON \`$db\`.* TO '$user'@'127.0.0.1';
+SQL
+    mkdir -p "$(dirname "$file")"
+    (umask 077 && printf '%s\n' "# MariaDB login of the local demo (scripts/run-local.sh). Demo only." \
+        "ORDERCHATZ_DEMO_DB_HOST=127.0.0.1" "ORDERCHATZ_DEMO_DB_PORT=3306" \
+        "ORDERCHATZ_DEMO_DB_USER=$user" "ORDERCHATZ_DEMO_DB_PASSWORD=$password" > "$file")
+}

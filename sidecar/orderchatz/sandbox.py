@@ -152,7 +152,7 @@ class Sandbox:
                             webhook_url=f"{self.sidecar_url}/line/webhook")
         try:
             self.line = line.start(port=self._line_port)
-        except OSError as exc:
+        except (OSError, SystemExit) as exc:  # werkzeug exits on a busy port instead of raising
             raise SandboxError(f"the LINE emulator cannot listen on 127.0.0.1:{self._line_port}: {exc}") from exc
         if self.settings["ORDERCHATZ_WC_URL"] == f"http://127.0.0.1:{self._woo_port}":
             self.woo = self._start_woo_emulator()

@@ -11,10 +11,12 @@ set -eu
 SECRETS_FILE="${ORDERCHATZ_SECRETS_FILE:-/run/orderchatz/sidecar.env}"
 
 if [ -r "$SECRETS_FILE" ]; then
-    # Only KEY=value lines with hex/URL-safe values are written there (docker/setup/setup.sh).
-    set -a
-    . "$SECRETS_FILE"
-    set +a
+    # Read as data, not sourced: no shell expansion of values, and only ORDERCHATZ_* names.
+    while IFS= read -r line || [ -n "$line" ]; do
+        case "$line" in
+            ORDERCHATZ_[A-Z0-9_]*=*) export "${line%%=*}=${line#*=}" ;;
+        esac
+    done < "$SECRETS_FILE"
 elif [ -e "$SECRETS_FILE" ]; then
     echo "orderchatz-entrypoint: $SECRETS_FILE exists but is not readable by $(id -u):$(id -g)" >&2
     exit 1

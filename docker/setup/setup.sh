@@ -82,9 +82,9 @@ if [ -z "$shared_secret" ]; then
     shared_secret=$(php -r 'echo bin2hex(random_bytes(32));')
     log "generated a new shared secret"
 fi
-# The sidecar sources the file, and plugin and sidecar compare bytes: no spaces or quotes.
+# The sidecar's entrypoint sources the file with sh: no spaces, quotes, $ or ~ (tilde expansion).
 case "$shared_secret" in
-    *[!A-Za-z0-9._~+/=-]*) log "ORDERCHATZ_SHARED_SECRET may only contain letters, digits and . _ ~ + / = -"; exit 1 ;;
+    *[!A-Za-z0-9._+/=-]*) log "ORDERCHATZ_SHARED_SECRET may only contain letters, digits and . _ + / = -"; exit 1 ;;
 esac
 [ "${#shared_secret}" -ge 32 ] || { log "ORDERCHATZ_SHARED_SECRET must be at least 32 characters"; exit 1; }
 

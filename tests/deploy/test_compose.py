@@ -362,6 +362,16 @@ def test_entrypoint_loads_credentials_and_migrates_before_serving(tmp_path):
     assert calls == ["db upgrade|ck_abc|s3cr3t", "serve --bind 0.0.0.0:8000|ck_abc|s3cr3t"]
 
 
+def test_entrypoint_reads_the_file_as_data(tmp_path):
+    secrets = tmp_path / "sidecar.env"
+    marker = tmp_path / "executed"
+    secrets.write_text(f"touch {marker}\nPATH=/nowhere\nORDERCHATZ_WC_CONSUMER_KEY=ck_$(id)~x=y\n"
+                       "ORDERCHATZ_SHARED_SECRET=ab+/c==")
+    code, calls = _run_entrypoint(tmp_path, secrets, "orderchatz-sidecar", "worker")
+    assert (code, calls) == (0, ["worker|ck_$(id)~x=y|ab+/c=="])  # last line without newline too
+    assert not marker.exists()
+
+
 def test_entrypoint_worker_does_not_migrate(tmp_path):
     secrets = tmp_path / "sidecar.env"
     secrets.write_text("ORDERCHATZ_WC_CONSUMER_KEY=ck_abc\nORDERCHATZ_SHARED_SECRET=s3cr3t\n")
@@ -392,21 +402,26 @@ def test_entrypoint_stops_when_migration_fails(tmp_path):
 # Answers the WP-CLI commands setup.sh uses and records them. eval-file behaves like
 # wc-api-key.php: it keeps the key it was handed unless told the key is gone, and prints a noise
 # line first (PHP notices reach stdout on some hosts).
-STUB_WP = r"""#!/usr/bin/env python3
-import json, os, secrets, sys
-args = [a for a in sys.argv[1:] if a != "--allow-root" and not a.startswith("--path=")]
-with open(os.environ["STUB_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\n")
-if args[:2] == ["core", "is-installed"]:
-    sys.exit(0 if os.environ.get("STUB_INSTALLED") == "1" else 1)
-if args[:1] == ["eval-file"]:
-    if os.environ.get("STUB_EVAL_GARBAGE") == "1":
-        print("PHP Fatal error: something"); sys.exit(0)
-    print("Notice: noise")
-    ck, cs = os.environ.get("ORDERCHATZ_WC_CONSUMER_KEY"), os.environ.get("ORDERCHATZ_WC_CONSUMER_SECRET")
-    if not (ck and cs) or os.environ.get("STUB_KEY_GONE") == "1":
-        ck, cs = "ck_" + secrets.token_hex(20), "cs_" + secrets.token_hex(20)
-    print(ck, cs)
+STUB_WP = r"""#!/bin/bash
+args=()
+for arg in "$@"; do
+    case "$arg" in --allow-root|--path=*) ;; *) args+=("$arg") ;; esac
+done
+{ printf '%s\x1f' "${args[@]}"; printf '\n'; } >> "$STUB_LOG"
+if [ "${args[0]} ${args[1]:-}" = "core is-installed" ]; then
+    [ "${STUB_INSTALLED:-}" = 1 ]; exit
+fi
+if [ "${args[0]}" = eval-file ]; then
+    if [ "${STUB_EVAL_GARBAGE:-}" = 1 ]; then echo "PHP Fatal error: something"; exit 0; fi
+    echo "Notice: noise"
+    ck="${ORDERCHATZ_WC_CONSUMER_KEY:-}" cs="${ORDERCHATZ_WC_CONSUMER_SECRET:-}"
+    if [ -z "$ck" ] || [ -z "$cs" ] || [ "${STUB_KEY_GONE:-}" = 1 ]; then
+        ck="ck_$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')"
+        cs="cs_$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')"
+    fi
+    echo "$ck $cs"
+fi
+exit 0
 """
 
 
@@ -434,7 +449,7 @@ def run_setup(tmp_path):
         env["PATH"] = f"{bin_dir}:{env['PATH']}"
         result = subprocess.run(["bash", str(SETUP_SCRIPT)], env=env, capture_output=True,
                                 text=True, timeout=TIMEOUT)
-        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        calls = [line.split("\x1f")[:-1] for line in log.read_text().splitlines()]
         return result, calls
 
     run.secrets = secrets
@@ -500,7 +515,8 @@ def test_setup_explicit_shared_secret_wins(run_setup):
     assert _config_constants(calls)["ORDERCHATZ_SHARED_SECRET"][0] == chosen
 
 
-@pytest.mark.parametrize("bad", ["too-short", "has space " + "x" * 32, "quote'" + "x" * 32])
+@pytest.mark.parametrize("bad", ["too-short", "has space " + "x" * 32, "quote'" + "x" * 32,
+                                 "~tilde" + "x" * 32, "$dollar" + "x" * 32])
 def test_setup_rejects_unusable_shared_secret(run_setup, bad):
     result, calls = run_setup(ORDERCHATZ_SHARED_SECRET=bad)
     assert result.returncode != 0

@@ -17,13 +17,10 @@ from ..store.models import SidecarOrderNote, WpEvent
 from .errors import DomainError
 from . import customer_cache, followups
 from .binding import _queue_text, friends_for_customer
+from .customers import status_label
 
 ORDER_EVENT_TYPES = {"order.customer_note", "order.status_changed"}
 
-STATUS_LABELS = {
-    "pending": "待付款", "processing": "處理中", "on-hold": "保留", "completed": "已完成",
-    "cancelled": "已取消", "refunded": "已退款", "failed": "失敗", "checkout-draft": "草稿",
-}
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -72,8 +69,8 @@ def _message_text(event: dict) -> str | None:
     if event["type"] == "order.customer_note":
         note = note_plain_text(str(event.get("note") or ""))
         return f"訂單 #{number} 備註：{note}" if note else None
-    before = STATUS_LABELS.get(str(event.get("from")), str(event.get("from") or ""))
-    after = STATUS_LABELS.get(str(event.get("to")), str(event.get("to") or ""))
+    before = status_label(str(event.get("from") or ""))
+    after = status_label(str(event.get("to") or ""))
     return f"訂單 #{number} 狀態更新：{before} → {after}"
 
 
@@ -83,12 +80,15 @@ def deliver_wp_event(svc, wp_event_id: int, *, last_attempt: bool = True) -> str
         if row is None or row.status not in ("received",):
             return row.status if row else "missing"
         event = json.loads(row.raw)
+        customer_id = event.get("customer_id") or None
+        # Whatever happens next, the customer's cached panel is out of date now.
+        customer_cache.invalidate(svc, customer_id=customer_id, email=event.get("billing_email"),
+                                  phone=event.get("billing_phone"))
         note_id = event.get("note_id")
         if event["type"] == "order.customer_note" and note_id is not None and s.scalar(
                 select(SidecarOrderNote.id).where(SidecarOrderNote.note_id == int(note_id))):
             row.status = "own_note"  # written from the chat; the chat already delivered it
             return row.status
-        customer_id = event.get("customer_id") or None
         friends = friends_for_customer(s, customer_id=customer_id,
                                        email=event.get("billing_email"),
                                        phone=event.get("billing_phone"))
@@ -110,8 +110,6 @@ def deliver_wp_event(svc, wp_event_id: int, *, last_attempt: bool = True) -> str
         row.detail = json.dumps({"friends": [f.line_user_id for f in friends]})
         users = [(f.line_user_id, m.ref) for f, m in zip(friends, outbox)]
     followups.enqueue_followups(svc, outbox)
-    customer_cache.invalidate(svc, customer_id=customer_id, email=event.get("billing_email"),
-                              phone=event.get("billing_phone"))
     for user, message_ref in users:
         svc.live.publish({"type": "message.created", "line_user_id": user,
                           "message_id": int(message_ref)})

@@ -39,6 +39,18 @@ def wp_stack(make_stack, woo_emulator):
         site.stop()
 
 
+def dump_state(stack, line_emulator) -> None:
+    """What the sidecar stored and LINE saw, printed when a send does not arrive in time."""
+    from sqlalchemy import select
+
+    from orderchatz.store.models import Message
+    with stack.svc.store.session() as s:
+        for m in s.scalars(select(Message)):
+            print("message", m.id, m.direction, m.type, m.status, m.sent_via, m.failure_code, m.text)
+    print("LINE requests", [(r.path, r.status) for r in line_emulator.requests])
+    print("worker errors", stack.worker.errors)
+
+
 def test_seed_scenario_through_wp_admin(browser, wp_stack, line_emulator, woo_emulator, artifacts):
     stack, site = wp_stack
     deliver_text(stack, line_emulator, MING, "請問訂單 #12345 出貨了嗎？", name="小明")
@@ -77,14 +89,18 @@ def test_seed_scenario_through_wp_admin(browser, wp_stack, line_emulator, woo_em
         order.locator(".note-form button[type=submit]").click()
         order.locator(".order-note.note-customer", has_text="宅配單號 123456789").wait_for()
         assert any("宅配單號 123456789" in n["note"] and n["customer_note"] for n in woo_emulator.notes(12345))
-        sent = line_emulator.wait_for_sent(1, timeout=20)
+        sent = line_emulator.wait_for_sent(1, timeout=30)
         assert any("宅配單號 123456789" in t for s in sent for t in s.texts)
         frame.locator(".msg-out .order-card").first.wait_for()  # the note shows in the chat too
 
         composer = frame.locator("#oc-composer-input")
         composer.fill("已經幫您出貨囉，謝謝！")
         composer.press("Enter")
-        sent = line_emulator.wait_for_sent(2, timeout=20)
+        try:
+            sent = line_emulator.wait_for_sent(2, timeout=30)
+        except TimeoutError:
+            dump_state(stack, line_emulator)
+            raise
         assert sent[-1].texts == ["已經幫您出貨囉，謝謝！"] and sent[-1].to == MING
         page.screenshot(path=str(artifacts / "seed-2-bound-and-replied.png"))
         assert errors == []

@@ -56,10 +56,6 @@ export function claims() {
   return state.claims;
 }
 
-export function hasParent() {
-  return state.framed && (state.parentOrigin !== "" || state.allowedOrigins.length > 0);
-}
-
 /** panel → parent. Before the parent's origin is known, each allowed origin is tried exactly. */
 export function postToParent(message) {
   if (!state.framed) return;

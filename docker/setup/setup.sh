@@ -9,7 +9,7 @@
 #  4. picks the shared secret (ORDERCHATZ_SHARED_SECRET from .env, else the one from the last run,
 #     else a new random one) and writes it as a wp-config.php constant, with ORDERCHATZ_SIDECAR_URL;
 #  5. writes the sidecar's credentials to $SECRETS_FILE on the shared volume, readable only by
-#     root and the sidecar's group; the sidecar entrypoint sources it.
+#     root and the sidecar's group; the sidecar entrypoint reads it.
 #
 # Runs as root because the fresh credentials volume is root-owned; WordPress' own files are given
 # back to www-data (uid 33 in the Debian-based wordpress image) at the end.
@@ -82,7 +82,7 @@ if [ -z "$shared_secret" ]; then
     shared_secret=$(php -r 'echo bin2hex(random_bytes(32));')
     log "generated a new shared secret"
 fi
-# The sidecar's entrypoint sources the file with sh: no spaces, quotes, $ or ~ (tilde expansion).
+# Kept shell-inert (the entrypoint reads values verbatim; this is a second guard): no spaces, quotes, $ or ~.
 case "$shared_secret" in
     *[!A-Za-z0-9._+/=-]*) log "ORDERCHATZ_SHARED_SECRET may only contain letters, digits and . _ + / = -"; exit 1 ;;
 esac

@@ -39,7 +39,7 @@ SIDECAR_SETTINGS = [
     "ORDERCHATZ_WP_ORIGIN", "ORDERCHATZ_DATABASE_URL", "ORDERCHATZ_REDIS_URL",
     "ORDERCHATZ_MEDIA_DIR", "ORDERCHATZ_LINE_API_BASE",
 ]
-# Not in the compose environment on purpose: setup.sh creates them and the entrypoint sources them.
+# Not in the compose environment on purpose: setup.sh creates them and the entrypoint reads them.
 FROM_SECRETS_FILE = {"ORDERCHATZ_WC_CONSUMER_KEY", "ORDERCHATZ_WC_CONSUMER_SECRET",
                      "ORDERCHATZ_SHARED_SECRET"}
 TIMEOUT = 60
@@ -614,7 +614,7 @@ def _dockerfile_env() -> dict[str, str]:
 
 
 def _container_env(stack: dict, service: str, **overrides: str) -> dict[str, str]:
-    """Image ENV, then compose environment, then what the entrypoint sources from setup's file."""
+    """Image ENV, then compose environment, then what the entrypoint reads from setup's file."""
     env = _dockerfile_env()
     env.update(_environment(stack["services"][service]))
     env.update(ORDERCHATZ_WC_CONSUMER_KEY="ck_" + "1" * 40, ORDERCHATZ_WC_CONSUMER_SECRET="cs_" + "2" * 40,

@@ -45,6 +45,10 @@ DEFAULT_DB_NAME = "orderchatz_demo"
 DEFAULT_WP_PORT = 8080
 DEFAULT_BIND = "127.0.0.1:8000"
 SIMULATE_TEXT = "您好，請問我的訂單出貨了嗎？"
+# `orderchatz-sidecar simulate`'s default customer; the LINE emulator answers profile requests for
+# it with a LINE-like nickname instead of "LINE user 1111".
+SIMULATED_CUSTOMER = "U" + "1" * 32
+SIMULATED_CUSTOMER_NAME = "小明"
 
 
 class DemoError(RuntimeError):
@@ -209,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
         check_database(db)
         print("[demo] starting the sidecar sandbox (LINE and WooCommerce emulators, web, worker)…", flush=True)
         sandbox.start()
+        sandbox.line.set_profile(SIMULATED_CUSTOMER, SIMULATED_CUSTOMER_NAME)
         print(f"[demo] building WordPress on {wp_url} (Debian's wordpress, php -S)…", flush=True)
         site = build_site(wp_port=args.wp_port, db_name=args.db_name, db=db,
                           sidecar_url=sandbox.sidecar_url,

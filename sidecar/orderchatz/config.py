@@ -115,11 +115,20 @@ class Config:
         )
 
     def redacted(self) -> dict:
-        """For logs and `/readyz`: never the secrets themselves."""
+        """For logs: never the secrets themselves, nor passwords inside URLs."""
+        from sqlalchemy.engine import make_url
+
         hidden = {"shared_secret", "line_channel_secret", "line_channel_access_token",
                   "wc_consumer_secret", "wc_consumer_key"}
         out = {}
         for k in self.__dataclass_fields__:
             v = getattr(self, k)
-            out[k] = ("***" if v else "") if k in hidden else v
+            if k in hidden:
+                v = "***" if v else ""
+            elif k in ("database_url", "redis_url") and v:
+                try:
+                    v = make_url(v).render_as_string(hide_password=True)
+                except Exception:  # noqa: BLE001 - an unparsable URL is shown as nothing
+                    v = "(unparsable)"
+            out[k] = v
         return out

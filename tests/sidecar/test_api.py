@@ -220,3 +220,13 @@ def test_stream_delivers_live_updates_and_resumes(live_server, client, line_emul
 def test_stream_refuses_bad_tickets(client):
     assert client.get("/api/v1/stream").status_code == 401
     assert client.get("/api/v1/stream?ticket=forged").status_code == 401
+
+
+def test_logged_settings_hide_secrets_and_url_passwords():
+    from orderchatz.config import Config
+    cfg = Config(shared_secret="s" * 40, wp_origins=("http://wp.test",),
+                 line_channel_secret="line-secret", database_url="mysql+pymysql://oc:pa55word@db/oc",
+                 redis_url="redis://:redispw@redis:6379/0")
+    text = repr(cfg.redacted())
+    for secret in ("s" * 40, "line-secret", "pa55word", "redispw"):
+        assert secret not in text

@@ -66,11 +66,11 @@ ensure_mariadb() {
 }
 
 mariadb_demo_login() {
-    # $1: database the demo uses, $2: env file for scripts/demo.py.
+    # $1: database the demo uses, $2: env file for scripts/demo.py, $3: user (orderchatz_demo).
     # A TCP login for the demo's WordPress: MariaDB root without a password when that works (CI,
     # the reference machine); otherwise (a fresh Debian, where root authenticates over the unix
     # socket only) a dedicated user created over the socket, its password kept in $2.
-    local db="$1" file="$2" user="orderchatz_demo" password
+    local db="$1" file="$2" user="${3:-orderchatz_demo}" password
     if mariadb -h 127.0.0.1 -P 3306 -u root -e 'SELECT 1' >/dev/null 2>&1; then return; fi
     if [ -f "$file" ]; then
         password="$(sed -n 's/^ORDERCHATZ_DEMO_DB_PASSWORD=//p' "$file")"

@@ -340,3 +340,84 @@ def test_demo_arguments_reject_a_non_numeric_port():
     done = subprocess.run([sys.executable, str(DEMO), "--wp-port", "eighty"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and "--wp-port" in done.stderr
+
+
+# -- scripts/lib.sh: the demo's MariaDB login on a fresh Debian -----------------------------------
+
+MARIADB_STUB = """#!/bin/bash
+# Root has no TCP login (a fresh Debian); without -h it is the unix socket, i.e. `sudo mariadb`,
+# which this stub forwards to the real server as root. Everything else goes to the real client.
+real=/usr/bin/mariadb
+args=" $* "
+if [[ "$args" == *" -h "* && "$args" == *" -u root "* ]]; then
+    echo "ERROR 1698 (28000): Access denied for user 'root'@'localhost'" >&2; exit 1
+fi
+if [[ "$args" != *" -h "* ]]; then
+    echo socket >> "$STUB_LOG"
+    exec "$real" -h 127.0.0.1 -P 3306 -u root "$@"
+fi
+exec "$real" "$@"
+"""
+
+
+def _lib_call(tmp_path: Path, function_call: str) -> subprocess.CompletedProcess:
+    script = f'source {shlex.quote(str(REPO / "scripts" / "lib.sh"))}; SUDO=""; {function_call}'
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "STUB_LOG": str(tmp_path / "stub.log")}
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_demo_db_login_is_created_over_the_socket_when_root_has_no_tcp_login(tmp_path):
+    if not Path("/usr/bin/mariadb").exists():
+        pytest.skip("the mariadb client is required")
+    (tmp_path / "bin").mkdir()
+    stub = tmp_path / "bin" / "mariadb"
+    stub.write_text(MARIADB_STUB)
+    stub.chmod(0o755)
+    suffix = uuid.uuid4().hex[:8]
+    user, db, other_db = f"oc_demo_u{suffix}", f"oc_demo_db{suffix}", f"oc_demo_other{suffix}"
+    env_file = tmp_path / "instance" / "demo-db.env"
+    try:
+        done = _lib_call(tmp_path, f"mariadb_demo_login {db} {shlex.quote(str(env_file))} {user}")
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "stub.log").read_text().splitlines() == ["socket"]
+        assert env_file.stat().st_mode & 0o077 == 0
+        saved = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if not line.startswith("#"))
+        assert saved["ORDERCHATZ_DEMO_DB_USER"] == user and len(saved["ORDERCHATZ_DEMO_DB_PASSWORD"]) >= 20
+        # The saved login works over TCP and may create (and drop) the demo's database only.
+        with pymysql.connect(host="127.0.0.1", port=3306, user=user, password=saved["ORDERCHATZ_DEMO_DB_PASSWORD"],
+                             autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{db}`")
+            cur.execute(f"DROP DATABASE `{db}`")
+            with pytest.raises(pymysql.MySQLError):
+                cur.execute(f"CREATE DATABASE `{other_db}`")
+        with pytest.raises(pymysql.MySQLError):
+            pymysql.connect(host="127.0.0.1", port=3306, user=user, password="wrong").close()
+
+        # A second run finds the saved login working: no new password, nothing over the socket.
+        again = _lib_call(tmp_path, f"mariadb_demo_login {db} {shlex.quote(str(env_file))} {user}")
+        assert again.returncode == 0, again.stderr
+        assert (tmp_path / "stub.log").read_text().splitlines() == ["socket"]
+        assert dict(line.split("=", 1) for line in env_file.read_text().splitlines()
+                    if not line.startswith("#")) == saved
+
+        # A stale file (the password was changed meanwhile) is replaced by a working login.
+        env_file.write_text(env_file.read_text().replace(saved["ORDERCHATZ_DEMO_DB_PASSWORD"], "stale"))
+        third = _lib_call(tmp_path, f"mariadb_demo_login {db} {shlex.quote(str(env_file))} {user}")
+        assert third.returncode == 0, third.stderr
+        fresh = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if not line.startswith("#"))
+        assert fresh["ORDERCHATZ_DEMO_DB_PASSWORD"] not in ("stale", saved["ORDERCHATZ_DEMO_DB_PASSWORD"])
+        pymysql.connect(host="127.0.0.1", port=3306, user=user,
+                        password=fresh["ORDERCHATZ_DEMO_DB_PASSWORD"]).close()
+    finally:
+        with pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True) as conn, \
+                conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
+            cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+
+
+def test_demo_db_login_is_left_alone_when_root_logs_in_over_tcp(tmp_path):
+    (tmp_path / "bin").mkdir()
+    env_file = tmp_path / "instance" / "demo-db.env"
+    done = _lib_call(tmp_path, f"mariadb_demo_login oc_demo_unused {shlex.quote(str(env_file))}")
+    assert done.returncode == 0, done.stderr
+    assert not env_file.exists()

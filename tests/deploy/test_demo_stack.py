@@ -122,9 +122,9 @@ class DemoProcess:
         raise AssertionError(f"demo printed no {text!r} within {timeout:.0f} s:\n{self.output[-4000:]}")
 
     def interrupt(self) -> int:
-        """Ctrl-C: SIGINT to the demo itself; returns its exit code."""
+        """Ctrl-C: SIGINT to the demo's process group, as a terminal sends it; returns the exit code."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            os.killpg(self.process.pid, signal.SIGINT)
         rc = self.process.wait(timeout=STOP_TIMEOUT)
         self._reader.join(timeout=5)
         return rc

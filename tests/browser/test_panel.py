@@ -294,3 +294,65 @@ def test_layout_collapses_on_narrow_screens(browser, stack, line_emulator, artif
         assert not errors, errors
     finally:
         context.close()
+
+
+def seed_friends(svc, n_friends: int, n_messages: int = 0) -> list[str]:
+    """Many friends (and one long conversation) straight into the store."""
+    import json
+    from datetime import timedelta
+    from orderchatz.store.models import Friend, Message, utcnow
+    now = utcnow()
+    ids = []
+    with svc.store.session() as s:
+        for i in range(n_friends):
+            f = Friend(line_user_id=f"U{i:032x}", display_name=f"顧客 {i:03d}",
+                       last_activity_at=now - timedelta(minutes=i), last_message_preview=f"訊息 {i}",
+                       last_message_direction="in")
+            s.add(f)
+            s.flush()
+            ids.append(f.line_user_id)
+            if i == 0:
+                for m in range(n_messages):
+                    s.add(Message(friend_id=f.id, direction="in", type="text", text=f"歷史訊息 {m}",
+                                  status="received", payload=json.dumps({}),
+                                  created_at=now - timedelta(hours=n_messages - m)))
+    return ids
+
+
+def test_infinite_scroll_of_the_list_and_the_history(page, stack):
+    ids = seed_friends(stack.svc, 95, n_messages=130)
+    frame, errors = open_panel(page, stack)
+    friend_row(frame, ids[0]).wait_for()
+    for _ in range(10):
+        if frame.locator(".friend").count() == 95:
+            break
+        frame.locator("#oc-friends").evaluate("el => el.scrollTop = el.scrollHeight")
+        page.wait_for_timeout(300)
+    assert frame.locator(".friend").count() == 95
+    order = [el.get_attribute("data-line-user-id") for el in frame.locator(".friend").element_handles()]
+    assert order == ids  # newest activity first, no duplicates across pages
+
+    friend_row(frame, ids[0]).click()
+    frame.locator(".msg-in .bubble-text", has_text="歷史訊息 129").wait_for()
+    assert frame.locator(".msg-in").count() == 40
+    for _ in range(10):
+        if frame.locator(".history-start").count():
+            break
+        frame.locator("#oc-history").evaluate("el => el.scrollTop = 0")
+        page.wait_for_timeout(300)
+    frame.locator(".history-start").wait_for()
+    texts = frame.locator(".msg-in .bubble-text").all_inner_texts()
+    assert texts == [f"歷史訊息 {m}" for m in range(130)]
+    # Day separators between the days the history spans.
+    assert frame.locator(".day-sep").count() >= 5
+    assert not errors, errors
+
+
+def test_deep_link_opens_the_friend(page, stack, line_emulator):
+    deliver_text(stack, line_emulator, ALICE, "hi", name="Alice")
+    deliver_text(stack, line_emulator, BOB, "hey", name="Bob")
+    frame, _ = open_panel(page, stack, friend=ALICE)
+    frame.locator(f"body[data-room-ready='{ALICE}']").wait_for(state="attached")
+    assert frame.locator("#oc-room-title").inner_text() == "Alice"
+    # The token left the address bar.
+    assert "token=" not in page.frames[1].evaluate("() => location.href")

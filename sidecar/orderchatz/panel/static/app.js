@@ -104,8 +104,15 @@ function start(deepLinkFriend) {
     }
   }, 300);
 
-  const openOrder = (orderId) => postToParent({ type: "orderchatz:open-order", order_id: Number(orderId) || orderId });
-  const openCustomer = (customerId) => postToParent({ type: "orderchatz:open-customer", customer_id: Number(customerId) || customerId });
+  // Ctrl/⌘/Shift-click asks the parent for a new tab, so the chat stays open.
+  const newTab = () => {
+    const e = window.event;
+    return Boolean(e && (e.ctrlKey || e.metaKey || e.shiftKey));
+  };
+  const openOrder = (orderId) => postToParent({ type: "orderchatz:open-order", order_id: Number(orderId) || orderId,
+                                                new_tab: newTab() });
+  const openCustomer = (customerId) => postToParent({ type: "orderchatz:open-customer",
+                                                      customer_id: Number(customerId) || customerId, new_tab: newTab() });
 
   const room = new Room({ openOrder, onActivity: (id) => friends.refresh(id), onRead: refreshUnread });
   const customer = new CustomerPanel({ openOrder, openCustomer, onFriendChanged: (id) => friends.refresh(id) });
@@ -155,6 +162,10 @@ function start(deepLinkFriend) {
     if (document.visibilityState === "visible") stream.nudge();
   });
   refreshUnread();
+  if (document.body.dataset.sandbox === "true") {
+    document.getElementById("oc-list-title").append(" ", Object.assign(document.createElement("span"),
+      { className: "badge badge-muted", textContent: t("sandbox") }));
+  }
   document.body.dataset.ready = "true";
 }
 

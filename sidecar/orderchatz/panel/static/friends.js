@@ -111,6 +111,13 @@ export class FriendList {
     } finally {
       if (generation === this.generation) this.loading = false;
     }
+    // The observer only fires on changes: a short first page leaves the sentinel in view.
+    if (generation === this.generation && !this.done && this.sentinelInView()) this.loadMore();
+  }
+
+  sentinelInView() {
+    const list = this.listEl.getBoundingClientRect();
+    return this.sentinel.isConnected && this.sentinel.getBoundingClientRect().top < list.bottom + 300;
   }
 
   /** Re-read the first page in place (no flicker): after the live stream (re)connects, events

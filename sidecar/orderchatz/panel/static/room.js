@@ -251,8 +251,13 @@ export class Room {
       hEl.scrollTop = hEl.scrollHeight - fromBottom; // keep the reader's place
     } catch {
       // the sentinel triggers again on the next scroll
+      return;
     } finally {
       this.loadingOlder = false;
+    }
+    const view = this.el.history.getBoundingClientRect();
+    if (generation === this.generation && this.hasMore && this.topSentinel.getBoundingClientRect().bottom > view.top - 200) {
+      this.loadOlder();
     }
   }
 

@@ -421,3 +421,42 @@ def test_demo_db_login_is_left_alone_when_root_logs_in_over_tcp(tmp_path):
     done = _lib_call(tmp_path, f"mariadb_demo_login oc_demo_unused {shlex.quote(str(env_file))}")
     assert done.returncode == 0, done.stderr
     assert not env_file.exists()
+
+
+# -- orderchatz.sandbox settings ------------------------------------------------------------------
+
+def test_sandbox_settings_keep_secrets_and_take_addresses_from_arguments(tmp_path, monkeypatch):
+    from orderchatz.sandbox import sandbox_settings
+
+    for key in [k for k in os.environ if k.startswith("ORDERCHATZ_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ORDERCHATZ_INSTANCE_DIR", str(tmp_path))
+    first = sandbox_settings("127.0.0.1:8000")
+    assert first["ORDERCHATZ_WP_ORIGIN"] == "http://127.0.0.1:8080"
+    assert first["ORDERCHATZ_LINE_API_BASE"] == "http://127.0.0.1:8101"
+    assert first["ORDERCHATZ_WC_URL"] == "http://127.0.0.1:8102"
+    assert len(first["ORDERCHATZ_SHARED_SECRET"].encode()) >= 32
+    again = sandbox_settings("127.0.0.1:9000", line_api_port=9101, woo_api_port=9102,
+                             wp_origin="http://127.0.0.1:9080")
+    generated = ("ORDERCHATZ_SHARED_SECRET", "ORDERCHATZ_LINE_CHANNEL_SECRET",
+                 "ORDERCHATZ_LINE_CHANNEL_ACCESS_TOKEN", "ORDERCHATZ_WC_CONSUMER_KEY")
+    assert [again[k] for k in generated] == [first[k] for k in generated]
+    assert (again["ORDERCHATZ_WP_ORIGIN"], again["ORDERCHATZ_LINE_API_BASE"], again["ORDERCHATZ_WC_URL"],
+            again["ORDERCHATZ_SIDECAR_URL"]) == ("http://127.0.0.1:9080", "http://127.0.0.1:9101",
+                                                 "http://127.0.0.1:9102", "http://127.0.0.1:9000")
+    assert (tmp_path / "sandbox.env").stat().st_mode & 0o077 == 0
+
+
+def test_sandbox_settings_never_replace_a_real_shop_from_the_environment(tmp_path, monkeypatch):
+    from orderchatz.sandbox import sandbox_settings
+
+    for key in [k for k in os.environ if k.startswith("ORDERCHATZ_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ORDERCHATZ_INSTANCE_DIR", str(tmp_path))
+    sandbox_settings("127.0.0.1:8000")  # an earlier emulator run wrote its WC URL and keys
+    monkeypatch.setenv("ORDERCHATZ_WC_URL", "https://shop.example.tw")
+    monkeypatch.setenv("ORDERCHATZ_WC_CONSUMER_KEY", "ck_real")
+    monkeypatch.setenv("ORDERCHATZ_WC_CONSUMER_SECRET", "cs_real")
+    values = sandbox_settings("127.0.0.1:8000")
+    assert (values["ORDERCHATZ_WC_URL"], values["ORDERCHATZ_WC_CONSUMER_KEY"],
+            values["ORDERCHATZ_WC_CONSUMER_SECRET"]) == ("https://shop.example.tw", "ck_real", "cs_real")

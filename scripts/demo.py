@@ -159,6 +159,10 @@ def banner(*, site: WordPressSite, sandbox: Sandbox, passwords: dict[str, str], 
     simulate = f'orderchatz-sidecar simulate --text "{SIMULATE_TEXT}"'
     if bind != DEFAULT_BIND:
         simulate += f" --url http://{bind}/line/webhook"
+    # `simulate` finds the sandbox's secrets through ./instance, unless the instance is elsewhere.
+    folder = ROOT if instance_dir() == ROOT / "instance" else Path.cwd()
+    prefix = "" if instance_dir() == folder / "instance" else f"export ORDERCHATZ_INSTANCE_DIR={instance_dir()}; "
+    venv = ".venv" if folder == ROOT else ROOT / ".venv"
     if sandbox.woo_emulated:
         shop = (f"  WooCommerce      NOT installed: the WooCommerce emulator on {woo} stands in,\n"
                 f"                   serving the recorded demo shop (customers 王小明, 林美華, 陳大文,\n"
@@ -183,9 +187,9 @@ def banner(*, site: WordPressSite, sandbox: Sandbox, passwords: dict[str, str], 
   WordPress is rebuilt on every start (same users and passwords: {instance_dir() / DEMO_ENV});
   conversations are kept by the sidecar in {instance_dir()}.
 
-  Try it, in a second shell in this folder:
+  Try it, in a second shell in {folder}:
     1. a customer writes on LINE:
-       source .venv/bin/activate && {simulate}
+       {prefix}source {venv}/bin/activate && {simulate}
     2. in WP admin open OrderChatz, pick the conversation and answer it
        (search 0912-345-678 in the customer column and bind, to see 王小明's orders)
     3. what the bot sent to LINE:

@@ -188,7 +188,7 @@ def parse_banner(text: str) -> Banner:
         assert match, f"the printout has no {pattern!r}:\n{text}"
         return match.group(1)
 
-    simulate = find(r"source \.venv/bin/activate && (orderchatz-sidecar simulate .+)$")
+    simulate = find(r"source \S*\.venv/bin/activate && (orderchatz-sidecar simulate .+)$")
     return Banner(
         admin_url=find(r"WP admin\s+(http://\S+/wp-admin/)$"),
         admin_password=find(r"log in as\s+admin / (\S+)"),

@@ -29,7 +29,7 @@ PARENT_HOST = "shop.test"
 ARTIFACTS = REPO / "test-artifacts"
 BASE_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run",
-             f"--host-resolver-rules=MAP {PARENT_HOST} 127.0.0.1"]
+             "--host-resolver-rules=MAP *.test 127.0.0.1"]
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -225,7 +225,7 @@ class ParentSite:
             lifetime = int(request.args.get("lifetime", "300"))
             skew = int(request.args.get("skew", "0"))
             token = self.mint(lifetime, now=time.time() - skew)
-            fragment = f"token={token}&origin={self.origin}"
+            fragment = f"token={token}&origin={request.args.get('fragment_origin', self.origin)}"
             if request.args.get("friend"):
                 fragment += f"&friend={request.args['friend']}"
             html = PARENT_PAGE.format(src=f"{self.sidecar_origin}/panel#{fragment}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.test_message_kinds import CONTRAST_AUDIT
 from tests.browser.test_panel import deliver_text, friend_row, open_panel
 
 pytestmark = pytest.mark.timeout(150)
@@ -50,6 +51,10 @@ def test_bind_by_phone_then_orders_notes_and_an_order_note(page, shop_stack, min
     assert order.locator(".order-note.note-private").count() >= 1
     # WooCommerce note HTML is shown as text, never as markup.
     assert order.locator(".order-note a, .order-note script, .order-note img").count() == 0
+
+    # The bound view (orders, badges, grey and purple notes) meets the same contrast bar.
+    audit = page.frames[1].evaluate(CONTRAST_AUDIT)
+    assert audit == {"problems": [], "unnamed": []}
 
     order.locator("textarea").fill("已聯絡顧客，明天出貨")
     order.locator(".note-form").get_by_role("button", name="新增備註").click()

@@ -356,3 +356,25 @@ def test_deep_link_opens_the_friend(page, stack, line_emulator):
     assert frame.locator("#oc-room-title").inner_text() == "Alice"
     # The token left the address bar.
     assert "token=" not in page.frames[1].evaluate("() => location.href")
+
+
+def test_a_parent_origin_not_configured_gets_no_messages(page, stack, line_emulator):
+    """The fragment names an origin the sidecar was not configured for: the panel still works
+    with its token but says nothing to the parent (no token requests, no unread counts)."""
+    deliver_text(stack, line_emulator, ALICE, "hi", name="Alice")
+    page.goto(stack.parent.url(fragment_origin="http://evil.test:1"))
+    frame = page.frame_locator("#panel")
+    frame.locator("body[data-ready=true]").wait_for(state="attached")
+    friend_row(frame, ALICE).wait_for()
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.received") == []
+
+
+def test_other_sites_cannot_frame_the_panel(page, stack):
+    """CSP frame-ancestors lists only the shop: another site's frame stays empty."""
+    port = stack.parent.port
+    page.goto(f"http://evil.test:{port}/admin")
+    page.wait_for_timeout(2000)
+    panel = page.frames[1] if len(page.frames) > 1 else None
+    assert panel is None or panel.evaluate("() => document.body && document.body.dataset.ready") is None
+    assert page.evaluate("window.received") == []

@@ -159,7 +159,10 @@ function start(deepLinkFriend) {
   stream.start();
   window.addEventListener("online", () => stream.nudge());
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") stream.nudge();
+    if (document.visibilityState === "visible") {
+      stream.nudge();
+      room.markReadIfPending();
+    }
   });
   refreshUnread();
   if (document.body.dataset.sandbox === "true") {

@@ -226,7 +226,9 @@ export class FriendList {
   /** Put a fresh copy of a friend in place (from the server or after a local change). */
   upsert(f) {
     // The open room marks incoming messages read at once; don't flash a badge in between.
-    if (f.line_user_id === this.activeId && f.unread_count) f = { ...f, unread_count: 0 };
+    if (f.line_user_id === this.activeId && f.unread_count && document.visibilityState === "visible") {
+      f = { ...f, unread_count: 0 };
+    }
     const known = this.friends.has(f.line_user_id);
     // A search is matched by the server; live changes only update rows it already returned.
     if (!known && this.query.q) return;

@@ -32,6 +32,7 @@ export class Room {
       lightbox: document.getElementById("oc-lightbox"),
     };
     this.friend = null;
+    this.drafts = new Map();
     this.reset();
     this.topSentinel = h("div", { class: "history-top" });
     this.rowsEl = h("div", { class: "history-rows" });
@@ -99,11 +100,13 @@ export class Room {
       this.updateFriend(friend);
       return;
     }
+    if (this.friend) this.drafts.set(this.friend.line_user_id, this.el.input.value);
     this.friend = friend;
     this.reset();
     forgetMedia();
     clear(this.rowsEl);
-    this.el.input.value = "";
+    this.el.input.value = this.drafts.get(friend.line_user_id) || "";
+    this.drafts.delete(friend.line_user_id);
     this.setQuote(null);
     this.el.empty.hidden = true;
     this.el.root.hidden = false;
@@ -149,8 +152,14 @@ export class Room {
     this.updateCounter();
   }
 
+  /** The tab became visible again. */
+  markReadIfPending() {
+    if (this.readPending && this.friend) this.markRead();
+  }
+
   markRead() {
     if (!this.friend) return;
+    this.readPending = false;
     api(`api/v1/conversations/${encodeURIComponent(this.friend.line_user_id)}/read`, { method: "POST" })
       .then(() => this.onRead(), () => {});
   }
@@ -292,7 +301,11 @@ export class Room {
       } finally {
         if (generation === this.generation) this.catchingUp = null;
       }
-      if (inbound && generation === this.generation) this.markRead();
+      if (inbound && generation === this.generation) {
+        // Read means seen: while WP admin's tab is in the background, wait until it is visible.
+        if (document.visibilityState === "visible") this.markRead();
+        else this.readPending = true;
+      }
       if (this.catchAgain) {
         this.catchAgain = false;
         this.catchUp();

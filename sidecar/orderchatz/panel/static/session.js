@@ -45,7 +45,11 @@ export function initSession(allowedOrigins) {
   const params = new URLSearchParams(location.hash.slice(1));
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   const origin = (params.get("origin") || "").replace(/\/+$/, "");
-  if (state.framed && origin && state.allowedOrigins.includes(origin)) state.parentOrigin = origin;
+  if (origin && !state.allowedOrigins.includes(origin)) {
+    state.allowedOrigins = []; // a parent we were not configured for: speak to nobody
+  } else if (state.framed && origin) {
+    state.parentOrigin = origin;
+  }
   window.addEventListener("message", onParentMessage);
   const token = params.get("token") || "";
   if (token) setToken(token);

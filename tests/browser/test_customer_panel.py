@@ -101,9 +101,19 @@ def test_tags_and_staff_notes(page, shop_stack, ming):
     tag_input.press("Enter")
     frame.locator(".tag-chip", has_text="VIP").wait_for()
 
+    frame.get_by_role("button", name="新增筆記").click()
     frame.locator(".staff-form textarea").fill("喜歡深焙咖啡")
     frame.locator(".staff-form").get_by_role("button", name="新增備註").click()
     frame.locator(".staff-note .note-text", has_text="喜歡深焙咖啡").wait_for()
+    # Edit in place, then delete.
+    note = frame.locator(".staff-note").first  # the only note (its text becomes a form)
+    note.get_by_role("button", name="編輯").click()
+    note.locator("textarea").fill("喜歡深焙咖啡，不加糖")
+    note.get_by_role("button", name="儲存").click()
+    frame.locator(".staff-note .note-text", has_text="不加糖").wait_for()
+    page.once("dialog", lambda d: d.accept())
+    frame.locator(".staff-note", has_text="不加糖").get_by_role("button", name="刪除").click()
+    frame.locator(".staff-note", has_text="不加糖").wait_for(state="detached")
 
     frame.get_by_role("button", name="移除標籤 VIP").click()
     frame.locator(".tag-chip", has_text="VIP").wait_for(state="detached")

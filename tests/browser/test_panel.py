@@ -221,7 +221,7 @@ def test_stream_reconnects_and_catches_up_after_a_cut(page, stack, line_emulator
     frame.locator(".notice").filter(has_text=re.compile("重新連線")).wait_for(state="detached")
 
 
-def test_english_locale_and_keyboard_navigation(page, stack, line_emulator):
+def test_english_locale_and_keyboard_navigation(page, stack, line_emulator, artifacts):
     stack.parent.locale = "en_US"
     deliver_text(stack, line_emulator, ALICE, "hi", name="Alice")
     deliver_text(stack, line_emulator, BOB, "hey", name="Bob")
@@ -237,6 +237,7 @@ def test_english_locale_and_keyboard_navigation(page, stack, line_emulator):
     assert page.frames[1].evaluate("() => document.activeElement.id") == "oc-col-customer"
     page.keyboard.press("Alt+1")
     assert page.frames[1].evaluate("() => document.activeElement.id") == "oc-friends"
+    page.screenshot(path=str(artifacts / "panel-english.png"))
     assert not errors, errors
 
 

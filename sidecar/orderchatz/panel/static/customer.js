@@ -458,7 +458,19 @@ export class CustomerPanel {
     const list = h("ul", { class: "staff-notes" });
     if (!notes.length) list.append(h("li", { class: "muted" }, t("no_staff_notes")));
     for (const n of notes) list.append(this.staffNote(n));
-    clear(this.notesEl).append(list, this.staffNoteForm());
+    // The form stays folded until asked for: the column is calmer, and most visits only read.
+    const form = this.staffNoteForm();
+    form.id = "oc-staff-note-form";
+    form.hidden = true;
+    const toggle = h("button", { type: "button", class: "btn btn-small btn-ghost", "aria-expanded": "false",
+                                 "aria-controls": "oc-staff-note-form" }, t("new_staff_note"));
+    toggle.addEventListener("click", () => {
+      const open = form.hidden;
+      form.hidden = !open;
+      toggle.setAttribute("aria-expanded", String(open));
+      if (open) form.querySelector("textarea").focus();
+    });
+    clear(this.notesEl).append(list, toggle, form);
   }
 
   staffNote(n) {

@@ -69,7 +69,7 @@ const CATALOG = {
     dismiss: "關閉通知", customer_placeholder: "選擇對話後會顯示顧客資料。",
     column_list: "好友列表", column_room: "聊天室", column_customer: "顧客資料",
     open_customer: "在 WordPress 開啟顧客", phone: "電話", total_label: "累積消費",
-    sandbox: "沙盒模式（LINE 模擬器）",
+    sandbox: "沙盒模式（LINE 模擬器）", new_staff_note: "新增筆記",
   },
   en: {
     skip_to_list: "Skip to the friend list", skip_to_composer: "Skip to the message box",
@@ -146,7 +146,7 @@ const CATALOG = {
     dismiss: "Dismiss", customer_placeholder: "Customer details appear when you open a conversation.",
     column_list: "Friend list", column_room: "Chat room", column_customer: "Customer",
     open_customer: "Open customer in WordPress", phone: "Phone", total_label: "Total spent",
-    sandbox: "Sandbox (LINE emulator)",
+    sandbox: "Sandbox (LINE emulator)", new_staff_note: "New note",
   },
 };
 

@@ -119,9 +119,12 @@ export class Room {
       if (generation !== this.generation) return;
       clear(this.rowsEl);
       this.hasMore = data.has_more;
+      // One bulk render: the log region should not announce forty old messages one by one.
+      this.el.history.setAttribute("aria-busy", "true");
       for (const m of data.messages) this.store(m);
       this.render();
       this.scrollToBottom();
+      requestAnimationFrame(() => this.el.history.setAttribute("aria-busy", "false"));
       document.body.dataset.roomReady = friend.line_user_id;
     } catch (err) {
       if (generation !== this.generation) return;
@@ -254,10 +257,12 @@ export class Room {
       if (generation !== this.generation) return;
       const hEl = this.el.history;
       const fromBottom = hEl.scrollHeight - hEl.scrollTop;
+      hEl.setAttribute("aria-busy", "true");
       for (const m of data.messages) this.store(m);
       this.hasMore = data.has_more;
       this.render();
       hEl.scrollTop = hEl.scrollHeight - fromBottom; // keep the reader's place
+      requestAnimationFrame(() => hEl.setAttribute("aria-busy", "false"));
     } catch {
       // the sentinel triggers again on the next scroll
       return;

@@ -379,3 +379,21 @@ def test_other_sites_cannot_frame_the_panel(page, stack):
     panel = page.frames[1] if len(page.frames) > 1 else None
     assert panel is None or panel.evaluate("() => document.body && document.body.dataset.ready") is None
     assert page.evaluate("window.received") == []
+
+
+def test_no_polling_while_the_stream_is_healthy(page, stack, line_emulator):
+    deliver_text(stack, line_emulator, ALICE, "hi", name="Alice")
+    frame, _ = open_panel(page, stack)
+    friend_row(frame, ALICE).click()
+    frame.locator(f"body[data-room-ready='{ALICE}']").wait_for(state="attached")
+    frame.locator("body[data-live=connected]").wait_for(state="attached")
+    page.wait_for_timeout(1000)  # let the open's follow-ups (read, unread count) settle
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/api/" in r.url else None)
+    page.wait_for_timeout(5000)
+    assert requests == []
+    # …and one live event costs a handful of targeted reads, not a reload.
+    deliver_text(stack, line_emulator, BOB, "hello", name="Bob")
+    friend_row(frame, BOB).wait_for()
+    page.wait_for_timeout(500)
+    assert len(requests) <= 3, requests

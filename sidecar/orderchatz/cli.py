@@ -51,6 +51,10 @@ def cmd_serve(args) -> None:
             self.cfg.set("keepalive", 5)
             self.cfg.set("accesslog", "-" if args.access_log else None)
             self.cfg.set("forwarded_allow_ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
+            if "control_socket_disable" in self.cfg.settings:
+                # gunicorn ≥ 27 opens one control socket per user (~/.gunicorn); two sidecars
+                # on one host would fight over it, and we do not use it.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return app

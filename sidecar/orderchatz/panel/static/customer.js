@@ -8,6 +8,7 @@ import { pickProduct } from "./products.js";
 import { api } from "./session.js";
 
 const enc = encodeURIComponent;
+const MATCH_KINDS = ["phone", "email", "name", "order_number"];
 
 function section(title, ...children) {
   const id = `oc-sec-${Math.random().toString(36).slice(2, 8)}`;
@@ -191,7 +192,8 @@ export class CustomerPanel {
         c.email ? h("span", { class: "small" }, c.email) : null,
         c.phone ? h("span", { class: "small" }, c.phone) : null,
         h("span", { class: "muted small" }, t("orders_n", { n: c.order_count ?? 0 }),
-          c.last_order_date ? ` · ${t("last_order", { date: formatDate(c.last_order_date) })}` : "")),
+          c.last_order_date ? ` · ${t("last_order", { date: formatDate(c.last_order_date) })}` : "",
+          MATCH_KINDS.includes(c.matched_by) ? ` · ${t(`matched_${c.matched_by}`)}` : "")),
       bind);
   }
 

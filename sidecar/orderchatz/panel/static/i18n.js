@@ -70,6 +70,7 @@ const CATALOG = {
     column_list: "好友列表", column_room: "聊天室", column_customer: "顧客資料",
     open_customer: "在 WordPress 開啟顧客", phone: "電話", total_label: "累積消費",
     sandbox: "沙盒模式（LINE 模擬器）", new_staff_note: "新增筆記",
+    matched_phone: "電話相符", matched_email: "Email 相符", matched_name: "姓名相符", matched_order_number: "訂單編號相符",
   },
   en: {
     skip_to_list: "Skip to the friend list", skip_to_composer: "Skip to the message box",
@@ -147,6 +148,8 @@ const CATALOG = {
     column_list: "Friend list", column_room: "Chat room", column_customer: "Customer",
     open_customer: "Open customer in WordPress", phone: "Phone", total_label: "Total spent",
     sandbox: "Sandbox (LINE emulator)", new_staff_note: "New note",
+    matched_phone: "phone matches", matched_email: "email matches", matched_name: "name matches",
+    matched_order_number: "order number matches",
   },
 };
 

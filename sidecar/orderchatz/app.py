@@ -16,7 +16,9 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     check_migrated(svc.store.engine)  # refuse to run against an un-migrated database
 
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = config.max_webhook_bytes  # larger bodies get 413
+    # Larger bodies get 413. One byte of slack: Werkzeug silently stops a chunked body at this
+    # limit, and the webhook tells "exactly at the limit" from "over it" by reading one more.
+    app.config["MAX_CONTENT_LENGTH"] = config.max_webhook_bytes + 1
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False
     app.json.sort_keys = False

@@ -173,3 +173,42 @@ def test_quote_tokens_and_media_follow_ups_are_kept(client, svc, line_emulator):
     assert rows[0].quote_token == text["message"]["quoteToken"]
     assert rows[1].media_status == "pending"
     assert count(svc, Outbox, Outbox.job == "media") == 1
+
+
+@pytest.mark.parametrize("breakage", ["text_object", "quote_object", "reply_object", "bad_user",
+                                      "long_user", "no_source", "null_text"])
+def test_one_badly_typed_event_never_costs_the_batch(client, svc, line_emulator, breakage):
+    good = line_emulator.text_event(USER, "好的訊息")
+    bad = line_emulator.text_event(USER, "壞的")
+    if breakage == "text_object":
+        bad["message"]["text"] = {"a": 1}
+    elif breakage == "quote_object":
+        bad["message"]["quoteToken"] = {"x": 1}
+    elif breakage == "reply_object":
+        bad["replyToken"] = ["x"]
+    elif breakage == "bad_user":
+        bad["source"]["userId"] = "../../etc"
+    elif breakage == "long_user":
+        bad["source"]["userId"] = "U" + "a" * 300
+    elif breakage == "no_source":
+        del bad["source"]
+    else:
+        bad["message"]["text"] = None
+    resp = deliver(client, line_emulator, [bad, good])
+    assert resp.status_code == 200
+    assert resp.json["stored"] == 1 and resp.json["invalid"] == 1, resp.json
+    assert [m.text for m in messages(svc)] == ["好的訊息"]
+
+
+def test_deeply_nested_and_chunked_oversized_bodies(client, svc):
+    from orderchatz.auth import line_signature
+    nested = b'{"events":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    resp = post(client, nested, line_signature(nested, CHANNEL_SECRET))
+    assert resp.status_code in (400, 413)
+
+    import io
+    # A chunked body carries no Content-Length: the cap must hold while reading.
+    resp = client.post("/line/webhook", input_stream=io.BytesIO(b"x" * 1_200_000),
+                       headers={"X-Line-Signature": "x", "Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True})
+    assert resp.status_code == 413

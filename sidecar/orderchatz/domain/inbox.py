@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from ..store.models import Friend, Message, Outbox, WebhookEvent, utcnow
@@ -69,19 +70,32 @@ def _event_time(event: dict) -> datetime:
         return utcnow()
 
 
+LINE_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
+
+
 def _user_id(event: dict) -> str | None:
+    """The 1:1 chat's user id, only in LINE's own format (it ends up in LINE API paths)."""
     source = event.get("source")
     if isinstance(source, dict) and source.get("type") == "user":
         uid = source.get("userId")
-        if isinstance(uid, str) and uid:
-            return uid[:64]
+        if isinstance(uid, str) and LINE_USER_ID.match(uid):
+            return uid
     return None
+
+
+def _text(value, limit: int, *, required: bool = False) -> str | None:
+    """A string field of an event, or None; anything else makes the event invalid."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value[:limit]
 
 
 def parse_body(body: bytes) -> list:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadWebhookBody(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise BadWebhookBody("body must be an object with an `events` array")
@@ -131,6 +145,17 @@ class _Batch:
         self.touched.add(user_id)
         return friend
 
+    def mark(self) -> tuple:
+        return len(self.outbox), len(self.result.live), set(self.touched)
+
+    def rollback_to(self, mark: tuple) -> None:
+        """Forget what a failed event's savepoint undid (its new friends, jobs, live updates)."""
+        outbox, live, touched = mark
+        del self.outbox[outbox:]
+        del self.result.live[live:]
+        self.touched = touched
+        self.friends = {uid: f for uid, f in self.friends.items() if inspect(f).persistent}
+
     def followup(self, job: str, ref: str) -> None:
         if any(o.job == job and o.ref == ref for o in self.outbox):
             return
@@ -170,12 +195,18 @@ def _record(svc, events: list) -> tuple[WebhookResult, list[Outbox]]:
                                if isinstance(event.get("deliveryContext"), dict) else False,
                                raw=json.dumps(event, ensure_ascii=False))
             s.add(row)
+            mark = batch.mark()
             try:
                 with s.begin_nested():
                     row.status = _apply(batch, event)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError, StatementError) as exc:
+                if isinstance(exc, (OperationalError, InterfaceError)):
+                    raise  # the database itself is failing: nothing of the delivery is kept
+                # One malformed event (a value the store cannot hold included) must not cost
+                # the delivery's other events: it is kept raw, marked invalid.
+                batch.rollback_to(mark)
                 row.status = "invalid"
-                log.info("webhook event %s recorded as invalid: %s", key, exc)
+                log.warning("webhook event %s recorded as invalid: %s", key, exc.__class__.__name__)
             if row.status == "unsupported":
                 result.unsupported += 1
             elif row.status == "invalid":
@@ -198,7 +229,10 @@ def _apply(batch: _Batch, event: dict) -> str:
         return "unsupported"
     user_id = _user_id(event)
     if user_id is None:
-        return "ignored"  # group and room chats are outside a 1:1 inbox
+        source = event.get("source")
+        if isinstance(source, dict) and source.get("type") in ("group", "room"):
+            return "ignored"  # group and room chats are outside a 1:1 inbox
+        raise ValueError("event has no valid user source")
     return handler(batch, event, user_id, _event_time(event))
 
 
@@ -206,18 +240,19 @@ def _on_message(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
     msg = event["message"]
     if not isinstance(msg, dict):
         raise TypeError("message must be an object")
-    mtype = str(msg.get("type", ""))
-    line_id = str(msg["id"])[:64]
+    mtype = _text(msg.get("type"), 24, required=True)
+    line_id = _text(msg["id"], 64, required=True)
     if batch.s.scalar(select(Message.id).where(Message.line_message_id == line_id)) is not None:
         return "processed"
     friend = batch.friend(user_id, at)
     supported = mtype in MESSAGE_TYPES
     row = Message(
         friend_id=friend.id, direction="in", type=mtype if supported else "unsupported",
-        text=msg.get("text") if mtype == "text" else None,
+        text=_text(msg.get("text"), 20_000, required=True) if mtype == "text" else None,
         payload=json.dumps(msg, ensure_ascii=False), line_message_id=line_id,
-        quote_token=msg.get("quoteToken"), quoted_message_id=msg.get("quotedMessageId"),
-        reply_token=event.get("replyToken"), status="received", created_at=at,
+        quote_token=_text(msg.get("quoteToken"), 255),
+        quoted_message_id=_text(msg.get("quotedMessageId"), 64),
+        reply_token=_text(event.get("replyToken"), 255), status="received", created_at=at,
     )
     provider = (msg.get("contentProvider") or {}).get("type", "line")
     if mtype in MEDIA_TYPES:
@@ -258,7 +293,7 @@ def _on_follow(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
     friend.blocked = False
     friend.followed_at = at
     row = _system(batch, friend, "follow", "unblocked" if unblocked else "followed", at,
-                  reply_token=event.get("replyToken"))
+                  reply_token=_text(event.get("replyToken"), 255))
     _touch(friend, row, at)
     batch.followup("profile", f"{user_id}:{at:%Y%m%d%H%M}")
     return "processed"
@@ -273,7 +308,7 @@ def _on_unfollow(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
 
 
 def _on_unsend(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
-    line_id = str(event["unsend"]["messageId"])
+    line_id = _text(event["unsend"]["messageId"], 64, required=True)
     row = batch.s.scalar(select(Message).where(Message.line_message_id == line_id))
     if row is None:
         return "processed"  # unsent before we ever saw it; nothing to hide
@@ -289,8 +324,8 @@ def _on_unsend(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
 def _on_postback(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
     friend = batch.friend(user_id, at)
     postback = event["postback"]
-    _system(batch, friend, "postback", str(postback.get("data", ""))[:2000], at,
-            payload=postback, reply_token=event.get("replyToken"))
+    _system(batch, friend, "postback", _text(postback.get("data", ""), 2000), at,
+            payload=postback, reply_token=_text(event.get("replyToken"), 255))
     return "processed"
 
 
@@ -303,7 +338,7 @@ def _on_account_link(batch: _Batch, event: dict, user_id: str, at: datetime) -> 
                                     str(link.get("nonce", "")))
     _system(batch, friend, "account_link", outcome.summary, at,
             payload={"result": link.get("result"), "bound": outcome.bound},
-            reply_token=event.get("replyToken"))
+            reply_token=_text(event.get("replyToken"), 255))
     for job, ref in outcome.followups:
         batch.followup(job, ref)
         batch.result.live.append({"type": "message.created", "line_user_id": user_id,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..auth import verify_line_signature
 from ..domain.inbox import BadWebhookBody, handle_line_webhook
@@ -15,7 +15,11 @@ bp = Blueprint("line_webhook", __name__)
 @bp.post("/line/webhook")
 def line_webhook():
     svc = services()
-    body = request.get_data(cache=False)  # raw bytes: never re-serialised JSON
+    limit = svc.config.max_webhook_bytes
+    # Raw bytes (never re-serialised JSON), read with a cap: a chunked body has no length.
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        return error_response(413, "body_too_large", f"webhook bodies are limited to {limit} bytes")
     if not verify_line_signature(body, request.headers.get("X-Line-Signature"),
                                  svc.config.line_channel_secret):
         return error_response(400, "invalid_signature", "X-Line-Signature does not match the body")
@@ -23,7 +27,7 @@ def line_webhook():
         result = handle_line_webhook(svc, body)
     except BadWebhookBody as exc:
         return error_response(400, "malformed_body", str(exc))
-    except (OperationalError, SQLAlchemyError):
+    except (OperationalError, InterfaceError):
         # Nothing was committed; LINE redelivers on a non-2xx answer when redelivery is on.
         return error_response(503, "store_unavailable", "the database is unavailable; retry later")
     return jsonify({"received": result.received, "stored": result.stored,

@@ -70,6 +70,8 @@ def verify_panel_token(token: str, secret: str, *, issuers: tuple[str, ...] | li
         raise AuthError("invalid_token", "wrong token audience") from None
     except jwt.InvalidTokenError as exc:
         raise AuthError("invalid_token", f"invalid panel token: {exc}") from None
+    if not str(claims.get("sub", "")).strip():
+        raise AuthError("invalid_token", "token has no user")
     issuer = str(claims.get("iss", "")).rstrip("/")
     if issuer not in {i.rstrip("/") for i in issuers}:
         raise AuthError("invalid_token", "wrong token issuer")

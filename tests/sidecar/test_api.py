@@ -230,3 +230,66 @@ def test_logged_settings_hide_secrets_and_url_passwords():
     text = repr(cfg.redacted())
     for secret in ("s" * 40, "line-secret", "pa55word", "redispw"):
         assert secret not in text
+
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", f"/api/v1/conversations/{'U' + 'a' * 32}/messages?before={HUGE}"),
+    ("GET", f"/api/v1/media/{HUGE}"),
+    ("POST", f"/api/v1/conversations/{'U' + 'a' * 32}/messages/{HUGE}/retry"),
+    ("DELETE", f"/api/v1/conversations/{'U' + 'a' * 32}/notes/{HUGE}"),
+    ("GET", f"/api/v1/bindings/lookup?customer_id={HUGE}"),
+])
+def test_out_of_range_numbers_are_client_errors(client, line_emulator, auth_headers, method, path):
+    deliver(client, line_emulator, [line_emulator.text_event("U" + "a" * 32, "hi")])
+    resp = client.open(path, method=method, headers=auth_headers)
+    assert 400 <= resp.status_code < 500, resp.json
+
+
+def test_search_wildcards_are_literal_and_stream_ids_are_checked(client, line_emulator, auth_headers):
+    deliver(client, line_emulator, [line_emulator.text_event("U" + "a" * 32, "hi")])
+    assert client.get("/api/v1/conversations?q=%25", headers=auth_headers).json["conversations"] == []
+    assert client.get("/api/v1/conversations?q=_", headers=auth_headers).json["conversations"] == []
+    resp = client.get("/api/v1/stream", headers=auth_headers,
+                      query_string={"last_event_id": "0-0\r\ndata: injected"})
+    assert resp.status_code == 400
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"customer_id": True}, "invalid_customer_id"),
+    ({"customer_id": 2.5}, "invalid_customer_id"),
+    ({"customer_id": HUGE}, "invalid_customer_id"),
+    ({"email": "x@example.com\r\nBcc: y@z"}, "invalid_email"),
+    ({"phone": 912345678}, "invalid_phone"),
+])
+def test_binding_refuses_wrong_types(client, line_emulator, auth_headers, body, code):
+    u = "U" + "a" * 32
+    deliver(client, line_emulator, [line_emulator.text_event(u, "hi")])
+    resp = client.put(f"/api/v1/conversations/{u}/binding", headers=auth_headers, json=body)
+    assert resp.status_code == 400 and resp.json["error"] == code
+
+
+@pytest.mark.parametrize("name", ["a/b", "..", "x\u200by", "tab\x00", "a\\b"])
+def test_tags_that_could_not_live_in_a_url_are_refused(client, line_emulator, auth_headers, name):
+    u = "U" + "a" * 32
+    deliver(client, line_emulator, [line_emulator.text_event(u, "hi")])
+    resp = client.patch("/api/v1/tags/VIP", headers=auth_headers, json={"name": name})
+    assert resp.status_code == 400
+    assert client.patch("/api/v1/tags/VIP", headers=auth_headers, json={"name": 5}).status_code == 400
+
+
+def test_lone_surrogate_text_is_refused(client, line_emulator, auth_headers):
+    u = "U" + "a" * 32
+    deliver(client, line_emulator, [line_emulator.text_event(u, "hi")])
+    resp = client.post(f"/api/v1/conversations/{u}/messages", headers=auth_headers,
+                       data=b'{"type":"text","text":"\\ud83d"}', content_type="application/json")
+    assert resp.status_code == 400 and resp.json["error"] == "invalid_text"
+
+
+def test_fit_line_text_counts_utf16_units():
+    from orderchatz.domain.messages import fit_line_text, utf16_len
+    assert fit_line_text("好" * 10, 20) == "好" * 10
+    cut = fit_line_text("😀" * 4000)
+    assert utf16_len(cut) <= 5000 and cut.endswith("…")

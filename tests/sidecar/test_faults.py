@@ -197,7 +197,7 @@ def test_database_error_mid_batch_writes_nothing(tmp_path, redis_url, line_emula
         with svc.store.engine.begin() as conn:  # the database fails on the third message
             conn.execute(text("""
                 CREATE FUNCTION fail_on_boom() RETURNS trigger AS $$
-                BEGIN IF NEW.text = 'boom' THEN RAISE EXCEPTION 'disk full'; END IF; RETURN NEW; END
+                BEGIN IF NEW.text = 'boom' THEN RAISE EXCEPTION 'disk full' USING ERRCODE = 'disk_full'; END IF; RETURN NEW; END
                 $$ LANGUAGE plpgsql;
                 CREATE TRIGGER boom BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION fail_on_boom();
             """))

@@ -320,3 +320,36 @@ def test_notes_never_reach_someone_who_only_shares_the_phone(shop_client, shop_s
                                 "billing_email": "guest.one@example.com", "billing_phone": "0912345678"})
     run_jobs(shop_svc)
     assert [m.to for m in line_emulator.sent if "到貨了" in m.messages[0].get("text", "")] == [other]
+
+
+def test_long_customer_notes_are_shortened_to_fit_line(shop_client, shop_svc, line_emulator, auth_headers, friend):
+    from orderchatz.domain.messages import utf16_len
+    api(shop_client, "PUT", f"/conversations/{friend}/binding", auth_headers, json={"customer_id": 2})
+    resp = api(shop_client, "POST", "/orders/12345/notes", auth_headers,
+               json={"note": "字" * 5000, "customer_note": True})
+    assert resp.status_code == 201
+    run_jobs(shop_svc)
+    text = line_emulator.sent[-1].messages[0]["text"]
+    assert text.startswith("訂單 #12345 備註：") and utf16_len(text) <= 5000
+
+
+def test_wp_event_with_unusable_fields_is_refused_up_front(shop_client, shop_svc):
+    for bad in ({"customer_id": "abc"}, {"customer_id": True}, {"note_id": -1}, {"note": {"x": 1}},
+                {"order_id": "99999999999999999999999"}):
+        event = {"event_id": f"bad-{len(str(bad))}", "type": "order.customer_note", "order_id": 12345,
+                 "note": "hi", **bad}
+        resp = post_wp_event(shop_client, event)
+        assert resp.status_code == 400, bad
+
+
+def test_link_button_refused_for_a_blocked_friend(shop_client, line_emulator, auth_headers, friend):
+    deliver(shop_client, line_emulator, [line_emulator.unfollow_event(friend)])
+    resp = api(shop_client, "POST", f"/conversations/{friend}/binding/link", auth_headers)
+    assert resp.status_code == 409 and not line_emulator.link_tokens
+
+
+def test_full_width_search_input(shop_client, auth_headers, friend):
+    resp = api(shop_client, "GET", "/customers/search", auth_headers,
+               query_string={"q": "０９１２－３４５－６７８"})
+    assert 2 in [c["customer_id"] for c in resp.json["candidates"]]
+    assert api(shop_client, "GET", "/orders/＃12345", auth_headers).json["order"]["id"] == 12345

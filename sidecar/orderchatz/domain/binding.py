@@ -7,6 +7,7 @@ a guest buyer by billing email and/or phone.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,7 +20,7 @@ from ..store.models import Binding, BindingHistory, Friend, LinkNonce, LinkToken
 from .errors import DomainError
 from . import followups
 from .customers import normalize_phone
-from .messages import message_preview
+from .messages import fit_line_text, message_preview
 
 # LINE link tokens are valid for 10 minutes
 # (https://developers.line.biz/en/docs/messaging-api/linking-accounts/).
@@ -36,11 +37,16 @@ class LinkOutcome:
     followups: list = field(default_factory=list)
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
 def _clean_email(email) -> str | None:
     if not email:
         return None
-    email = str(email).strip().lower()
-    if "@" not in email or len(email) > 255:
+    if not isinstance(email, str):
+        raise DomainError("invalid_email", "email must be a string")
+    email = email.strip().lower()
+    if len(email) > 255 or not _EMAIL.match(email):
         raise DomainError("invalid_email", "email is not valid")
     return email
 
@@ -122,13 +128,13 @@ def get_binding(svc, line_user_id: str) -> dict | None:
 def bind_friend(svc, line_user_id: str, body: dict, *, actor: str) -> dict:
     customer_id = body.get("customer_id")
     if customer_id is not None:
-        try:
-            customer_id = int(customer_id)
-        except (TypeError, ValueError):
-            raise DomainError("invalid_customer_id", "customer_id must be an integer") from None
-        if customer_id <= 0:
-            raise DomainError("invalid_customer_id", "customer_id must be positive")
+        if isinstance(customer_id, bool) or not isinstance(customer_id, (int, str)) \
+                or not str(customer_id).isdigit() or not 0 < int(customer_id) < 2**63:
+            raise DomainError("invalid_customer_id", "customer_id must be a positive integer")
+        customer_id = int(customer_id)
     email = _clean_email(body.get("email"))
+    if body.get("phone") is not None and not isinstance(body.get("phone"), str):
+        raise DomainError("invalid_phone", "phone must be a string")
     phone = normalize_phone(body.get("phone")) if body.get("phone") else None
     if body.get("phone") and not phone:
         raise DomainError("invalid_phone", "phone is not a recognisable phone number")
@@ -175,7 +181,7 @@ def _queue_text(s: Session, friend: Friend, text: str, client_id: str, *, extra:
     existing = s.scalar(select(Message).where(Message.client_id == client_id))
     if existing is not None:
         return existing
-    messages = extra or [{"type": "text", "text": text}]
+    messages = extra or [{"type": "text", "text": fit_line_text(text)}]
     row = Message(friend_id=friend.id, direction="out", type="text" if not extra else "template",
                   text=text, payload=json.dumps({"messages": messages}, ensure_ascii=False),
                   client_id=client_id, status="queued", author_user_id="system",
@@ -191,7 +197,9 @@ def _queue_text(s: Session, friend: Friend, text: str, client_id: str, *, extra:
 def send_link_button(svc, line_user_id: str, *, actor: str, link_page_base: str) -> dict:
     """Issue a LINE link token and send the friend a button to the shop's link page."""
     with svc.store.session() as s:
-        _friend(s, line_user_id)
+        if _friend(s, line_user_id).blocked:
+            raise DomainError("friend_blocked", "this customer has blocked the account; "
+                              "LINE would not deliver the link", 409)
     link_token = svc.line.issue_link_token(line_user_id)
     url = f"{link_page_base.rstrip('/')}/?{urlencode({'orderchatz-link': link_token})}"  # home_url('/')
     text = "請點選下方按鈕登入商店會員，完成 LINE 帳號綁定。"

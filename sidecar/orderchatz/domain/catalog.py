@@ -25,10 +25,11 @@ def search_products(svc, q: str) -> list[dict]:
 
 def with_product_card(svc, body: dict) -> tuple[dict, dict]:
     """(LINE Flex message, the send body plus the product summary) for a published product."""
-    try:
-        pid = int(body.get("product_id"))
-    except (TypeError, ValueError):
-        raise DomainError("invalid_product", "product_id must be an integer") from None
+    pid = body.get("product_id")
+    if isinstance(pid, bool) or not isinstance(pid, (int, str)) or not str(pid).isdigit() \
+            or not 0 < int(pid) < 2**63:
+        raise DomainError("invalid_product", "product_id must be a positive integer")
+    pid = int(pid)
     try:
         product = svc.woo.get_product(pid)
     except WooNotFound:

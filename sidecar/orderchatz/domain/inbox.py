@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import inspect, select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 from sqlalchemy.orm import Session
 
 from ..store.models import Friend, Message, Outbox, WebhookEvent, utcnow
@@ -200,7 +200,7 @@ def _record(svc, events: list) -> tuple[WebhookResult, list[Outbox]]:
                 with s.begin_nested():
                     row.status = _apply(batch, event)
             except (KeyError, TypeError, ValueError, AttributeError, StatementError) as exc:
-                if isinstance(exc, (OperationalError, InterfaceError)):
+                if isinstance(exc, DBAPIError) and not isinstance(exc, (DataError, ProgrammingError)):
                     raise  # the database itself is failing: nothing of the delivery is kept
                 # One malformed event (a value the store cannot hold included) must not cost
                 # the delivery's other events: it is kept raw, marked invalid.

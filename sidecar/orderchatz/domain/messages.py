@@ -20,7 +20,24 @@ _PREVIEW_LABELS = {
 
 def utf16_len(text: str) -> int:
     """LINE counts text limits in UTF-16 code units (an emoji outside the BMP counts 2)."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+LINE_TEXT_LIMIT = 5000
+
+
+def fit_line_text(text: str, limit: int = LINE_TEXT_LIMIT) -> str:
+    """Shorten text to LINE's limit (UTF-16 units), marking the cut with an ellipsis."""
+    if utf16_len(text) <= limit:
+        return text
+    out, used = [], 0
+    for ch in text:
+        size = 2 if ord(ch) > 0xFFFF else 1
+        if used + size > limit - 1:
+            break
+        out.append(ch)
+        used += size
+    return "".join(out) + "…"
 
 
 def message_preview(row: Message) -> str:

@@ -18,6 +18,7 @@ from .errors import DomainError
 from . import customer_cache, followups
 from .binding import _queue_text, friends_for_customer
 from .customers import status_label
+from .messages import fit_line_text
 
 ORDER_EVENT_TYPES = {"order.customer_note", "order.status_changed"}
 
@@ -31,6 +32,24 @@ def note_plain_text(note: str) -> str:
     return html.unescape(text).strip()
 
 
+MAX_ID = 2**63 - 1
+
+
+def _check_order_event(event: dict) -> None:
+    """Refuse now what the delivery job could not use later (the plugin then logs it)."""
+    for key in ("order_id", "customer_id", "note_id"):
+        value = event.get(key)
+        if value is None and key != "order_id":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or \
+                not str(value).isdigit() or int(value) > MAX_ID:
+            raise DomainError("invalid_event", f"{key} must be a non-negative integer")
+    for key in ("note", "billing_email", "billing_phone", "order_number", "from", "to",
+                "order_edit_url", "billing_name"):
+        if event.get(key) is not None and not isinstance(event[key], (str, int)):
+            raise DomainError("invalid_event", f"{key} must be a string")
+
+
 def record_wp_event(svc, event: dict, raw: bytes) -> str:
     """Returns "accepted", "duplicate" or "ignored" (a type this version does not handle)."""
     event_id = event.get("event_id")
@@ -41,10 +60,12 @@ def record_wp_event(svc, event: dict, raw: bytes) -> str:
         raise DomainError("invalid_event", "type must be a non-empty string")
     try:
         order_id = int(event.get("order_id"))
+        if not 0 <= order_id <= MAX_ID:
+            raise ValueError
     except (TypeError, ValueError):
-        if etype in ORDER_EVENT_TYPES:
-            raise DomainError("invalid_event", "order_id must be an integer") from None
         order_id = None
+    if etype in ORDER_EVENT_TYPES:
+        _check_order_event(event)
     try:
         with svc.store.session() as s:
             if s.scalar(select(WpEvent.id).where(WpEvent.event_id == event_id)) is not None:
@@ -68,7 +89,7 @@ def _message_text(event: dict) -> str | None:
     number = str(event.get("order_number") or event.get("order_id"))
     if event["type"] == "order.customer_note":
         note = note_plain_text(str(event.get("note") or ""))
-        return f"訂單 #{number} 備註：{note}" if note else None
+        return fit_line_text(f"訂單 #{number} 備註：{note}") if note else None
     before = status_label(str(event.get("from") or ""))
     after = status_label(str(event.get("to") or ""))
     return f"訂單 #{number} 狀態更新：{before} → {after}"

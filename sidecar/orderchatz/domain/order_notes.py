@@ -14,6 +14,7 @@ from .errors import DomainError
 from . import customer_cache, followups
 from .binding import _queue_text, friends_for_customer
 from .customers import order_edit_url, status_label
+from .messages import fit_line_text
 from .order_events import note_plain_text
 
 
@@ -71,7 +72,7 @@ def add_order_note(svc, ref: str, body: dict) -> dict:
         if note.customer_note:
             friends = friends_for_customer(s, customer_id=order.customer_id or None,
                                            email=order.billing_email, phone=order.billing_phone)
-            text = f"訂單 #{order.number} 備註：{note_plain_text(note.note)}"
+            text = fit_line_text(f"訂單 #{order.number} 備註：{note_plain_text(note.note)}")
             for friend in friends:
                 msg = _queue_text(s, friend, text, f"note-{note.id}-{friend.id}", author="OrderChatz")
                 msg.type = "order_note"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,11 +23,10 @@ from ..gateways.line import (LineAlreadyAccepted, LineError, LineInvalidReplyTok
 from ..store.models import Friend, Message, utcnow
 from .errors import DomainError
 from . import followups
-from .messages import message_preview, update_message, utf16_len
+from .messages import LINE_TEXT_LIMIT, message_preview, update_message, utf16_len
 
 log = logging.getLogger(__name__)
 
-TEXT_LIMIT = 5000  # UTF-16 units, LINE's text message limit
 RETRY_NAMESPACE = uuid.UUID("6f1c7f0e-2b1d-4c55-9a43-0c1b2a7e9d11")
 
 FAILURE_REASONS = {
@@ -58,9 +58,13 @@ def build_line_messages(body: dict, *, product_card=None) -> tuple[str, str | No
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             raise DomainError("invalid_text", "text must be a non-empty string")
-        if utf16_len(text) > TEXT_LIMIT:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DomainError("invalid_text", "text contains an unpaired surrogate") from None
+        if utf16_len(text) > LINE_TEXT_LIMIT:
             raise DomainError("text_too_long",
-                                f"text is {utf16_len(text)} UTF-16 units; LINE allows {TEXT_LIMIT}")
+                                f"text is {utf16_len(text)} UTF-16 units; LINE allows {LINE_TEXT_LIMIT}")
         message = {"type": "text", "text": text}
         quote = body.get("quote_token")
         if quote:
@@ -78,7 +82,8 @@ def build_line_messages(body: dict, *, product_card=None) -> tuple[str, str | No
     if mtype == "image":
         original, preview = body.get("original_url"), body.get("preview_url") or body.get("original_url")
         for url in (original, preview):
-            if not isinstance(url, str) or not url.startswith("https://") or len(url) > 2000:
+            if not (isinstance(url, str) and len(url) <= 2000 and urlsplit(url).scheme == "https"
+                    and urlsplit(url).netloc):
                 raise DomainError("invalid_image", "image URLs must be absolute https:// URLs")
         return "image", None, [{"type": "image", "originalContentUrl": original,
                                 "previewImageUrl": preview}]

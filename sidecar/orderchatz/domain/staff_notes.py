@@ -52,13 +52,10 @@ def _optional_int(body: dict, key: str):
     value = body.get(key)
     if value in (None, ""):
         return None
-    try:
-        value = int(str(value).lstrip("#"))
-    except ValueError:
-        raise DomainError("invalid_note", f"{key} must be an integer") from None
-    if value <= 0:
-        raise DomainError("invalid_note", f"{key} must be positive")
-    return value
+    text = str(value).lstrip("#") if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        raise DomainError("invalid_note", f"{key} must be a positive integer")
+    return int(text)
 
 
 def _apply(s, note: StaffNote, body: dict, *, partial: bool) -> None:

@@ -1,6 +1,8 @@
 """Tags on friends: created on first use, renamed, listed with counts."""
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import func, select
 
 from ..store.models import FriendTag, Tag
@@ -10,10 +12,14 @@ from .errors import DomainError
 MAX_TAG = 64
 
 
-def clean_tag(name: str) -> str:
-    name = " ".join((name or "").split())
-    if not name or len(name) > MAX_TAG:
-        raise DomainError("invalid_tag", f"a tag is 1–{MAX_TAG} characters")
+def clean_tag(name) -> str:
+    """Tags live in URL paths (…/tags/<name>): no slashes, no invisible or control characters."""
+    if not isinstance(name, str):
+        raise DomainError("invalid_tag", "a tag must be a string")
+    name = " ".join(unicodedata.normalize("NFC", name).split())
+    if not name or len(name) > MAX_TAG or name in (".", "..") or any(
+            ch in "/\\" or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+        raise DomainError("invalid_tag", f"a tag is 1–{MAX_TAG} visible characters, without / or \\")
     return name
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from ..domain.errors import DomainError
 from ..gateways.line import LineError
@@ -48,6 +48,11 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(LineError)
     def _line_error(exc: LineError):
         return error_response(502, f"line_{exc.code}", f"LINE refused or did not answer: {exc.message}")
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _out_of_range(exc):
+        return error_response(400, "invalid_parameter", "a number in the request is out of range")
 
     @app.errorhandler(OperationalError)
     def _store_down(exc: OperationalError):

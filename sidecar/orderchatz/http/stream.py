@@ -6,6 +6,7 @@ short ticket (60 s, usable only for the stream). `Last-Event-ID` resumes after a
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import jwt
@@ -21,6 +22,7 @@ TICKET_AUDIENCE = "orderchatz-stream"
 TICKET_LIFETIME = 60
 STREAM_LIFETIME = 600  # then the client reconnects with a fresh ticket
 BLOCK_MS = 15_000
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
 @bp.post("/stream/ticket")
@@ -53,6 +55,8 @@ def stream():
     _stream_user()
     svc = services()
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or ""
+    if last and not STREAM_ID.match(last):
+        raise ApiError(400, "invalid_parameter", "Last-Event-ID must be a stream id such as 1700000000000-0")
     reader = redis.Redis.from_url(svc.config.redis_url, socket_connect_timeout=1,
                                   socket_timeout=BLOCK_MS / 1000 + 5)
     try:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from ..auth import verify_line_signature
 from ..domain.inbox import BadWebhookBody, handle_line_webhook
@@ -27,7 +27,7 @@ def line_webhook():
         result = handle_line_webhook(svc, body)
     except BadWebhookBody as exc:
         return error_response(400, "malformed_body", str(exc))
-    except (OperationalError, InterfaceError):
+    except DBAPIError:
         # Nothing was committed; LINE redelivers on a non-2xx answer when redelivery is on.
         return error_response(503, "store_unavailable", "the database is unavailable; retry later")
     return jsonify({"received": result.received, "stored": result.stored,

@@ -2,6 +2,8 @@
 products, tags and staff notes."""
 from __future__ import annotations
 
+import unicodedata
+
 from flask import Blueprint, g, jsonify, request
 
 from ..domain import binding, catalog, order_notes, staff_notes, tags
@@ -20,7 +22,8 @@ def _actor() -> str:
 @bp.get("/customers/search")
 @require_panel_user
 def customers_search():
-    q = request.args.get("q", "").strip()
+    # Full-width digits and punctuation (０９１２－３４５－６７８, ＃12345) as typed on phones.
+    q = unicodedata.normalize("NFKC", request.args.get("q", "")).strip()
     if not q:
         return jsonify({"query": q, "candidates": []})
     found = search_candidates(services().woo, q)
@@ -82,6 +85,7 @@ def customer(line_user_id: str):
 @bp.get("/orders/<ref>")
 @require_panel_user
 def get_order(ref: str):
+    ref = unicodedata.normalize("NFKC", ref)
     return jsonify(order_notes.get_order(services(), ref, admin_url=g.user.admin_url,
                                          hpos=g.user.hpos))
 

@@ -59,6 +59,11 @@ export class Room {
     this.quote = null;
     this.generation = (this.generation || 0) + 1;
     this.catchingUp = null;
+    this.catchAgain = false;
+    this.loadingInitial = false;
+    // Highest id read through the history endpoint. Catch-up reads after it, not after ids
+    // learned from our own sends, so a customer message stored just before a send is not skipped.
+    this.syncedId = 0;
   }
 
   bindComposer() {
@@ -113,6 +118,7 @@ export class Room {
     this.updateFriend(friend);
     this.rowsEl.append(h("div", { class: "history-loading" }, t("loading")));
     const generation = this.generation;
+    this.loadingInitial = true;
     try {
       const data = await api(`api/v1/conversations/${encodeURIComponent(friend.line_user_id)}/messages`,
                              { query: { limit: PAGE } });
@@ -122,17 +128,25 @@ export class Room {
       // One bulk render: the log region should not announce forty old messages one by one.
       this.el.history.setAttribute("aria-busy", "true");
       for (const m of data.messages) this.store(m);
+      this.syncedId = data.messages.reduce((max, m) => Math.max(max, m.id || 0), 0);
       this.render();
       this.scrollToBottom();
       requestAnimationFrame(() => this.el.history.setAttribute("aria-busy", "false"));
       document.body.dataset.roomReady = friend.line_user_id;
     } catch (err) {
       if (generation !== this.generation) return;
+      this.loadingInitial = false;
       clear(this.rowsEl).append(h("div", { class: "history-loading" }, t("load_failed"), " ",
         h("button", { type: "button", class: "link-btn", onclick: () => { this.friend = null; this.open(friend); } }, t("try_again"))));
       return;
     }
+    this.loadingInitial = false;
     this.markRead();
+    // A live event during the first read may describe a message that read just missed.
+    if (this.catchAgain) {
+      this.catchAgain = false;
+      this.catchUp();
+    }
   }
 
   close() {
@@ -190,12 +204,6 @@ export class Room {
       if (b.id) return 1;
       return (a.local_seq || 0) - (b.local_seq || 0);
     });
-  }
-
-  newestId() {
-    let max = 0;
-    for (const m of this.messages.values()) if (m.id && m.id > max) max = m.id;
-    return max;
   }
 
   oldestId() {
@@ -267,7 +275,7 @@ export class Room {
       // the sentinel triggers again on the next scroll
       return;
     } finally {
-      this.loadingOlder = false;
+      if (generation === this.generation) this.loadingOlder = false;
     }
     const view = this.el.history.getBoundingClientRect();
     if (generation === this.generation && this.hasMore && this.topSentinel.getBoundingClientRect().bottom > view.top - 200) {
@@ -278,9 +286,9 @@ export class Room {
   /** New messages since the newest one shown (live event or after a reconnect). */
   catchUp() {
     if (!this.friend) return Promise.resolve();
-    if (this.catchingUp) {
+    if (this.catchingUp || this.loadingInitial) {
       this.catchAgain = true;
-      return this.catchingUp;
+      return this.catchingUp || Promise.resolve();
     }
     const generation = this.generation;
     const friendId = this.friend.line_user_id;
@@ -290,11 +298,12 @@ export class Room {
         let more = true;
         while (more && generation === this.generation) {
           const data = await api(`api/v1/conversations/${encodeURIComponent(friendId)}/messages`,
-                                 { query: { after: this.newestId(), limit: 100 } });
+                                 { query: { after: this.syncedId, limit: 100 } });
           if (generation !== this.generation) return;
           const stick = this.nearBottom();
           for (const m of data.messages) {
             this.store(m);
+            this.syncedId = Math.max(this.syncedId, m.id);
             if (m.direction === "in") inbound = true;
           }
           this.render();
@@ -324,7 +333,7 @@ export class Room {
     if (!this.friend) return;
     const known = [...this.messages.values()].find((m) => m.id === messageId);
     if (!known) {
-      if (messageId > this.newestId()) this.catchUp();
+      if (messageId > this.syncedId) this.catchUp();
       return;
     }
     const generation = this.generation;

@@ -39,7 +39,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('friends', schema=None) as batch_op:
         batch_op.create_index('ix_friends_activity', ['last_activity_at', 'id'], unique=False)
-        batch_op.create_index('ix_friends_unread_activity', ['unread_count', 'last_activity_at', 'id'], unique=False)
+        batch_op.create_index('ix_friends_unread_activity', ['last_activity_at', 'id', 'unread_count'], unique=False,
+                              sqlite_where=sa.text('unread_count > 0'),
+                              postgresql_where=sa.text('unread_count > 0'))
 
     op.create_table('link_nonces',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -387,7 +387,9 @@ def test_no_polling_while_the_stream_is_healthy(page, stack, line_emulator):
     friend_row(frame, ALICE).click()
     frame.locator(f"body[data-room-ready='{ALICE}']").wait_for(state="attached")
     frame.locator("body[data-live=connected]").wait_for(state="attached")
-    page.wait_for_timeout(1000)  # let the open's follow-ups (read, unread count) settle
+    # The profile job's friend.updated is a real event (it legitimately causes a read): wait for it.
+    friend_row(frame, ALICE).locator(".friend-name", has_text="Alice").wait_for()
+    page.wait_for_timeout(1500)  # let the open's follow-ups (read, unread count) settle
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/api/" in r.url else None)
     page.wait_for_timeout(5000)

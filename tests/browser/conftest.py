@@ -2,11 +2,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.browser.harness import (ARTIFACTS, BASE_ARGS, CHROMIUM, CuttableProxy, ParentSite,
                                    ServerThread, WorkerThread)
+
+
+HERE = str(Path(__file__).resolve().parent)
+
+
+def pytest_collection_modifyitems(items):
+    """Mark this folder's Chromium tests `browser` (and the WordPress e2e `wordpress`)."""
+    for item in items:
+        if not str(item.fspath).startswith(HERE) or item.module.__name__.endswith("test_static_assets"):
+            continue
+        item.add_marker(pytest.mark.browser)
+        if item.module.__name__.endswith("test_seed_scenario"):
+            item.add_marker(pytest.mark.wordpress)
 
 
 @dataclass

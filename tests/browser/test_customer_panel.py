@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.harness import ARTIFACTS
 from tests.browser.test_message_kinds import CONTRAST_AUDIT
 from tests.browser.test_panel import deliver_text, friend_row, open_panel
 
@@ -32,6 +33,7 @@ def bind_ming(frame):
     search.press("Enter")
     candidate = frame.locator(".candidate").filter(has_text="註冊會員").first
     candidate.wait_for()
+    frame.locator("#oc-col-customer").screenshot(path=str(ARTIFACTS / "panel-bind-candidates.png"))
     candidate.get_by_role("button", name="綁定").click()
     frame.locator(".order-number", has_text="#12345").wait_for()
 
@@ -79,7 +81,7 @@ def test_order_number_search_box(page, shop_stack, ming):
     frame.locator(".orders", has_text="找不到訂單 999999").wait_for()
 
 
-def test_send_product_card(page, shop_stack, ming, line_emulator):
+def test_send_product_card(page, shop_stack, ming, line_emulator, artifacts):
     frame, errors = open_ming(page, shop_stack)
     frame.get_by_role("button", name="傳送商品").click()
     frame.locator("#oc-product-search").fill("咖啡豆")
@@ -87,6 +89,7 @@ def test_send_product_card(page, shop_stack, ming, line_emulator):
     assert frame.locator(".product-row .price").first.inner_text()
     frame.locator(".product-row").first.click()
     frame.locator(".product-preview strong").wait_for()
+    page.screenshot(path=str(artifacts / "panel-product-picker.png"))
     frame.locator(".dialog-foot").get_by_role("button", name="傳送").click()
     sent = line_emulator.wait_for_sent(1, timeout=15)
     assert sent[0].messages[0]["type"] == "flex"

@@ -1,5 +1,5 @@
 // One message → one DOM element. All data goes in through textContent / attributes (see dom.js).
-import { formatClock, h, linkify, parseTime } from "./dom.js";
+import { formatClock, formatDateTime, h, linkify, parseTime } from "./dom.js";
 import { t } from "./i18n.js";
 import { api } from "./session.js";
 
@@ -215,7 +215,7 @@ export function renderMessage(m, ctx) {
   const kind = ["sticker", "image"].includes(m.type) && !m.unsent ? " bubble-bare" : "";
   const bubble = h("div", { class: `bubble${kind}` }, quotedSnippet(m, ctx), content(m, ctx));
   const meta = h("div", { class: "meta" },
-                 at ? h("time", { datetime: m.created_at }, formatClock(at)) : null,
+                 at ? h("time", { datetime: m.created_at, title: formatDateTime(m.created_at) }, formatClock(at)) : null,
                  m.direction === "out" && m.author && m.author.name
                    ? h("span", { class: "author" }, t("sent_by", { name: m.author.name })) : null,
                  statusLine(m, ctx),

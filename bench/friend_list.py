@@ -28,7 +28,7 @@ from common import Summary, verdict
 TARGET_MS = 30.0
 FRIENDS = 100_000
 MESSAGES = 2_000_000
-SEED_VERSION = "friends-v1"  # bump when the generated data changes
+SEED_VERSION = "friends-v2"  # v2: schema with the partial unread index  # bump when the generated data changes
 PG_DB = "oc_bench_friends"
 RARE_NAME = "罕見測試名字"  # one friend, far down the list: a search must scan to find it
 RARE_PHONE = "0987654321"
@@ -225,6 +225,7 @@ CASES = [
     (f"q={RARE_NAME} (one old friend)", {"q": RARE_NAME}),
     (f"q={RARE_PHONE} (bound phone)", {"q": RARE_PHONE}),
     ("second page (cursor)", {"cursor": "<from first page>"}),
+    ("page 41 (cursor)", {"cursor": "<after 40 pages>"}),
 ]
 
 
@@ -309,8 +310,12 @@ def run_on(db: str, url: str, n: int, explain_out: bool) -> dict:
     results = {"db": db, "cases": [], "plans": {}}
     try:
         first = list_conversations(svc)
-        cursor = first["next_cursor"]
-        sample = {label: (kw if "cursor" not in kw else {"cursor": cursor}) for label, kw in CASES}
+        cursor = deep = first["next_cursor"]
+        for _ in range(39):
+            deep = list_conversations(svc, cursor=deep)["next_cursor"]
+        cursors = {"<from first page>": cursor, "<after 40 pages>": deep}
+        sample = {label: (kw if "cursor" not in kw else {"cursor": cursors[kw["cursor"]]})
+                  for label, kw in CASES}
         hits = {label: len(list_conversations(svc, **kw)["conversations"]) for label, kw in sample.items()}
         direct = {}
         for label, kw in sample.items():

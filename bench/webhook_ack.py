@@ -322,6 +322,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--bodies", type=int, default=None, help="10-event bodies in phase 2")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--sweep-only", action="store_true", help="only the latency sweep")
     parser.add_argument("--no-sweep", action="store_true",
                         help="skip the latency sweep at 25/50/100/200 deliveries/s")
     args = parser.parse_args(argv)
@@ -333,9 +334,10 @@ def main(argv=None) -> dict:
         if db == "postgresql" and not common.pg_available():
             print("[postgresql] not reachable; skipped")
             continue
-        results["runs"].append(run_on(db, quick=args.quick, rate=args.rate, seconds=seconds,
-                                      bodies10=bodies, concurrency=args.concurrency,
-                                      workers=args.workers))
+        if not args.sweep_only:
+            results["runs"].append(run_on(db, quick=args.quick, rate=args.rate, seconds=seconds,
+                                          bodies10=bodies, concurrency=args.concurrency,
+                                          workers=args.workers))
         if not args.no_sweep:
             results.setdefault("sweep", []).extend(
                 sweep(db, [25, 50, 100, 200], 2.0 if args.quick else 10.0, workers=args.workers))

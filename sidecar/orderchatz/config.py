@@ -33,6 +33,8 @@ class Config:
     wc_site_url: str = ""
     database_url: str = ""
     redis_url: str = "redis://localhost:6379/0"
+    # Prefix of every Redis key, queue and stream: several installs can share one Redis.
+    redis_namespace: str = "orderchatz"
     media_dir: str = ""
     instance_dir: str = ""
     sandbox: bool = False
@@ -108,6 +110,7 @@ class Config:
             wc_site_url=get("WC_SITE_URL").rstrip("/"),
             database_url=get("DATABASE_URL") or f"sqlite:///{instance / 'orderchatz.sqlite3'}",
             redis_url=get("REDIS_URL") or "redis://localhost:6379/0",
+            redis_namespace=get("REDIS_NAMESPACE") or "orderchatz",
             media_dir=get("MEDIA_DIR") or str(instance / "media"),
             instance_dir=str(instance),
             sandbox=sandbox,

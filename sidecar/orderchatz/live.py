@@ -12,14 +12,14 @@ import redis
 
 log = logging.getLogger(__name__)
 
-STREAM = "orderchatz:live"
 RETAIN = 20_000
 
 
 class LiveBus:
-    def __init__(self, client: redis.Redis, breaker=None):
+    def __init__(self, client: redis.Redis, breaker=None, *, stream: str = "orderchatz:live"):
         self._redis = client
         self._breaker = breaker
+        self.stream = stream
 
     def publish(self, event: dict) -> str | None:
         """Best effort: a Redis outage must never fail the write that caused the event.
@@ -29,7 +29,7 @@ class LiveBus:
         if self._breaker is not None and self._breaker.open:
             return None
         try:
-            return self._redis.xadd(STREAM, {"data": json.dumps(event, ensure_ascii=False)},
+            return self._redis.xadd(self.stream, {"data": json.dumps(event, ensure_ascii=False)},
                                     maxlen=RETAIN, approximate=True).decode()
         except redis.RedisError as exc:
             if self._breaker is not None:
@@ -38,13 +38,13 @@ class LiveBus:
             return None
 
     def last_id(self) -> str:
-        entries = self._redis.xrevrange(STREAM, count=1)
+        entries = self._redis.xrevrange(self.stream, count=1)
         return entries[0][0].decode() if entries else "0-0"
 
     def read(self, after: str, *, block_ms: int, client: redis.Redis | None = None
              ) -> list[tuple[str, dict]]:
         conn = client or self._redis
-        result = conn.xread({STREAM: after}, block=block_ms, count=200)
+        result = conn.xread({self.stream: after}, block=block_ms, count=200)
         out = []
         for _stream, entries in result or ():
             for entry_id, fields in entries:

@@ -9,6 +9,7 @@ LINE has no sandbox of its own. Secrets for the sandbox are generated once and k
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import signal
@@ -74,6 +75,10 @@ def sandbox_settings(bind: str, *, line_api_port: int | None = None, woo_api_por
         "ORDERCHATZ_WP_ORIGIN": wp_origin or os.environ.get("ORDERCHATZ_WP_ORIGIN") or stored.get(
             "ORDERCHATZ_WP_ORIGIN", DEFAULT_WP_ORIGIN),
         "ORDERCHATZ_SIDECAR_URL": f"http://{bind}",
+        # Its own Redis namespace per instance folder: two sandboxes (or a sandbox and a real
+        # install) on one machine must never run each other's jobs.
+        "ORDERCHATZ_REDIS_NAMESPACE": os.environ.get("ORDERCHATZ_REDIS_NAMESPACE") or (
+            "orderchatz-sbx-" + hashlib.sha1(str(instance_dir().resolve()).encode()).hexdigest()[:8]),
     })
     if os.environ.get("ORDERCHATZ_WC_URL"):
         # A real shop: its URL and keys come from the environment, never from an earlier

@@ -14,8 +14,6 @@ from .gateways.line import LineGateway
 from .live import LiveBus
 from .store.db import Store
 
-QUEUE_NAME = "orderchatz"
-
 
 class RedisBreaker:
     """After a Redis failure, skip Redis for a few seconds instead of waiting on it again.
@@ -61,11 +59,11 @@ class Services:
 
     @cached_property
     def queue(self) -> Queue:
-        return Queue(QUEUE_NAME, connection=self.redis, default_timeout=120)
+        return Queue(self.config.redis_namespace, connection=self.redis, default_timeout=120)
 
     @cached_property
     def live(self) -> LiveBus:
-        return LiveBus(self.redis, self.redis_breaker)
+        return LiveBus(self.redis, self.redis_breaker, stream=f"{self.config.redis_namespace}:live")
 
     @cached_property
     def line(self) -> LineGateway:

@@ -14,7 +14,7 @@ from .customers import normalize_phone
 
 log = logging.getLogger(__name__)
 
-PREFIX = "orderchatz:customer:"
+PREFIX = "customer:"  # under the install's Redis namespace
 
 
 def cache_key(*, customer_id=None, email=None, phone=None) -> str:
@@ -25,9 +25,13 @@ def cache_key(*, customer_id=None, email=None, phone=None) -> str:
     return f"{PREFIX}phone:{normalize_phone(phone) or phone}"
 
 
+def _ns(svc, key: str) -> str:
+    return f"{svc.config.redis_namespace}:{key}"
+
+
 def get(svc, key: str) -> dict | None:
     try:
-        raw = svc.redis.get(key)
+        raw = svc.redis.get(_ns(svc, key))
     except redis.RedisError:
         return None
     return json.loads(raw) if raw else None
@@ -35,7 +39,7 @@ def get(svc, key: str) -> dict | None:
 
 def put(svc, key: str, value: dict, ttl: int) -> None:
     try:
-        svc.redis.set(key, json.dumps(value, ensure_ascii=False), ex=ttl)
+        svc.redis.set(_ns(svc, key), json.dumps(value, ensure_ascii=False), ex=ttl)
     except redis.RedisError as exc:
         log.info("customer cache not written: %s", exc.__class__.__name__)
 
@@ -53,6 +57,6 @@ def invalidate(svc, *, customer_id=None, email=None, phone=None) -> None:
     try:
         # Panel copies are kept per order-storage mode (their edit links differ); stale copies
         # stay, so a later outage still has something to show.
-        svc.redis.delete(*(f"{k}:{mode}" for k in keys for mode in ("hpos", "cpt")))
+        svc.redis.delete(*(_ns(svc, f"{k}:{mode}") for k in keys for mode in ("hpos", "cpt")))
     except redis.RedisError as exc:
         log.info("customer cache not invalidated: %s", exc.__class__.__name__)

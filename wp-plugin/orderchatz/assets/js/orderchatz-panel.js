@@ -139,4 +139,9 @@
 	}
 	window.addEventListener( 'resize', fitFrame );
 	fitFrame();
+
+	// This script runs in the footer, after the iframe tag: a fast panel may have announced
+	// `ready` before the listener above existed. Offer the token once now; if the iframe still
+	// shows its initial about:blank the browser drops it (wrong origin) and `ready` asks later.
+	handleTokenNeed( false );
 }() );

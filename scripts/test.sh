@@ -7,7 +7,7 @@ cd "$ROOT"
 
 apt_install python3-venv redis-server redis-tools postgresql mariadb-server mariadb-client \
     php-cli php-mysql php-mbstring php-xml php-curl wordpress gettext \
-    chromium fonts-noto-cjk docker-compose
+    chromium fonts-noto-cjk fonts-noto-color-emoji docker-compose
 python_env test
 ensure_redis
 ensure_postgres

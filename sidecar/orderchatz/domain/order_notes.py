@@ -6,6 +6,7 @@ forwarded copy of the same note is not delivered again.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 from ..gateways.woo import parse_order_ref
@@ -76,6 +77,8 @@ def add_order_note(svc, ref: str, body: dict) -> dict:
             for friend in friends:
                 msg = _queue_text(s, friend, text, f"note-{note.id}-{friend.id}", author="OrderChatz")
                 msg.type = "order_note"
+                msg.payload = json.dumps({**json.loads(msg.payload), "order": {
+                    "id": order.id, "number": order.number}}, ensure_ascii=False)
                 outbox.append(followups.add_followup(s, "send", str(msg.id)))
                 delivered_to.append(friend.line_user_id)
     followups.enqueue_followups(svc, outbox)

@@ -65,8 +65,10 @@ def customer_panel(svc, line_user_id: str, *, admin_url: str, hpos: bool,
         if cached is not None:
             return {"status": "ok", "cached": True, **cached}
     with _inflight_lock:
+        for done in [k for k, f in _inflight.items() if f.done()]:
+            del _inflight[done]
         future = _inflight.get(key)
-        if future is None or future.done():
+        if future is None:
             future = _pool.submit(_fetch, svc, ref, key, admin_url=admin_url, hpos=hpos)
             _inflight[key] = future
     try:

@@ -159,7 +159,7 @@ def run(db: str, *, quick: bool) -> dict:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args(argv)
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = {"machine": common.machine(), "runs": []}
@@ -168,6 +168,11 @@ def main(argv=None) -> dict:
             print("[postgresql] not reachable; skipped")
             continue
         results["runs"].append(run(db, quick=args.quick))
+    previous = common.BENCH_DIR / "live_stream.json"
+    if args.db != "both" and previous.exists():
+        import json
+        old = json.loads(previous.read_text())
+        results["runs"] = [r for r in old.get("runs", []) if r["db"] != args.db] + results["runs"]
     common.report(results, "live_stream")
     return results
 

@@ -37,6 +37,21 @@ class LiveBus:
             log.warning("live update not published: %s", exc.__class__.__name__)
             return None
 
+    def publish_many(self, events: list[dict]) -> None:
+        """Several updates in one Redis round trip (a webhook delivery's, say)."""
+        if not events or (self._breaker is not None and self._breaker.open):
+            return
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for event in events:
+                pipe.xadd(self.stream, {"data": json.dumps(event, ensure_ascii=False)},
+                          maxlen=RETAIN, approximate=True)
+            pipe.execute()
+        except redis.RedisError as exc:
+            if self._breaker is not None:
+                self._breaker.tripped()
+            log.warning("live updates not published: %s", exc.__class__.__name__)
+
     def last_id(self) -> str:
         entries = self._redis.xrevrange(self.stream, count=1)
         return entries[0][0].decode() if entries else "0-0"

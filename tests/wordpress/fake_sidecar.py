@@ -30,7 +30,12 @@ PANEL_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>fake pan
     window.received.push(event.data);
   });
   window.send = (message) => window.parent.postMessage(message, parentOrigin);
-  window.send({type: "orderchatz:ready"});
+  // Like a robust panel: announce `ready` until the parent answers (its listener may not exist yet).
+  (function announce(tries) {
+    if (window.received.length || tries > 20) return;
+    window.send({type: "orderchatz:ready"});
+    setTimeout(() => announce(tries + 1), 300);
+  })(0);
 </script></body></html>"""
 
 

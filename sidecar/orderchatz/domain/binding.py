@@ -125,6 +125,20 @@ def get_binding(svc, line_user_id: str) -> dict | None:
         return binding_json(b, others)
 
 
+def _registered_identity(svc, customer_id: int, name, email):
+    """Name and email of a registered customer, so the binding shows who it is and also matches
+    their guest checkouts by email. The shop being down only leaves them empty."""
+    from ..gateways.woo import WooError, WooNotFound
+    try:
+        customer = svc.woo.get_customer(customer_id)
+    except WooNotFound:
+        raise DomainError("not_found", f"WooCommerce has no customer {customer_id}", 404) from None
+    except WooError:
+        return name, email
+    return (name or customer.name or None,
+            email or _clean_email(customer.email or customer.billing_email or None))
+
+
 def bind_friend(svc, line_user_id: str, body: dict, *, actor: str) -> dict:
     customer_id = body.get("customer_id")
     if customer_id is not None:
@@ -141,10 +155,15 @@ def bind_friend(svc, line_user_id: str, body: dict, *, actor: str) -> dict:
     if not (customer_id or email or phone):
         raise DomainError("missing_customer",
                            "give customer_id (registered customer) or email/phone (guest buyer)")
+    display_name = body.get("display_name") if isinstance(body.get("display_name"), str) else None
+    with svc.store.session() as s:
+        _friend(s, line_user_id)  # 404 before asking the shop anything
+    if customer_id and not (display_name and email):
+        display_name, email = _registered_identity(svc, customer_id, display_name, email)
     with svc.store.session() as s:
         friend = _friend(s, line_user_id)
         _set_binding(s, friend, customer_id=customer_id, email=email, phone=phone,
-                     display_name=body.get("display_name"), method="staff", actor=actor)
+                     display_name=display_name, method="staff", actor=actor)
     svc.live.publish({"type": "binding.updated", "line_user_id": line_user_id})
     return get_binding(svc, line_user_id)
 

@@ -114,8 +114,7 @@ def handle_line_webhook(svc, body: bytes) -> WebhookResult:
             if attempt == 2:
                 raise
     followups.enqueue_followups(svc, outbox)
-    for item in result.live:
-        svc.live.publish(item)
+    svc.live.publish_many(result.live)
     return result
 
 
@@ -128,6 +127,7 @@ class _Batch:
         self.outbox: list[Outbox] = []
         self.friends: dict[str, Friend] = {}
         self.touched: set[str] = set()
+        self.message_ids: set[str] = set()  # LINE message ids already stored
 
     def friend(self, user_id: str, at: datetime) -> Friend:
         friend = self.friends.get(user_id)
@@ -137,7 +137,7 @@ class _Batch:
             self.s.add(friend)
             self.s.flush()
             self.friends[user_id] = friend
-            self.followup("profile", f"{user_id}:{at:%Y%m%d}")
+            self.followup("profile", f"{user_id}:{at:%Y%m%d}", new=True)
         elif (friend.profile_refreshed_at is None and friend.created_at < utcnow() - timedelta(minutes=10)
               or friend.profile_refreshed_at
               and friend.profile_refreshed_at < utcnow() - PROFILE_REFRESH_AFTER):
@@ -146,21 +146,21 @@ class _Batch:
         return friend
 
     def mark(self) -> tuple:
-        return len(self.outbox), len(self.result.live), set(self.touched)
+        return len(self.outbox), len(self.result.live), set(self.touched), set(self.message_ids)
 
     def rollback_to(self, mark: tuple) -> None:
         """Forget what a failed event's savepoint undid (its new friends, jobs, live updates)."""
-        outbox, live, touched = mark
+        outbox, live, touched, message_ids = mark
         del self.outbox[outbox:]
         del self.result.live[live:]
-        self.touched = touched
+        self.touched, self.message_ids = touched, message_ids
         self.friends = {uid: f for uid, f in self.friends.items() if inspect(f).persistent}
 
-    def followup(self, job: str, ref: str) -> None:
+    def followup(self, job: str, ref: str, *, new: bool = False) -> None:
+        """Queue a follow-up once. `new`: its ref cannot exist yet (a row made in this batch)."""
         if any(o.job == job and o.ref == ref for o in self.outbox):
             return
-        exists = self.s.scalar(select(Outbox.id).where(Outbox.job == job, Outbox.ref == ref))
-        if exists is None:
+        if new or self.s.scalar(select(Outbox.id).where(Outbox.job == job, Outbox.ref == ref)) is None:
             self.outbox.append(followups.add_followup(self.s, job, ref))
 
 
@@ -180,6 +180,11 @@ def _record(svc, events: list) -> tuple[WebhookResult, list[Outbox]]:
         keys = [k for k, _ in keyed]
         seen = set(s.scalars(select(WebhookEvent.webhook_event_id)
                              .where(WebhookEvent.webhook_event_id.in_(keys)))) if keys else set()
+        line_ids = {m["id"] for _, e in keyed if e.get("type") == "message"
+                    and isinstance(m := e.get("message"), dict) and isinstance(m.get("id"), str)}
+        if line_ids:
+            batch.message_ids.update(s.scalars(select(Message.line_message_id)
+                                               .where(Message.line_message_id.in_(line_ids))))
         user_ids = {uid for _, e in keyed if (uid := _user_id(e))}
         if user_ids:
             for f in s.scalars(select(Friend).where(Friend.line_user_id.in_(user_ids))):
@@ -242,8 +247,9 @@ def _on_message(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
         raise TypeError("message must be an object")
     mtype = _text(msg.get("type"), 24, required=True)
     line_id = _text(msg["id"], 64, required=True)
-    if batch.s.scalar(select(Message.id).where(Message.line_message_id == line_id)) is not None:
+    if line_id in batch.message_ids:
         return "processed"
+    batch.message_ids.add(line_id)
     friend = batch.friend(user_id, at)
     supported = mtype in MESSAGE_TYPES
     row = Message(
@@ -260,7 +266,7 @@ def _on_message(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
     batch.s.add(row)
     batch.s.flush()
     if row.media_status == "pending":
-        batch.followup("media", str(row.id))
+        batch.followup("media", str(row.id), new=True)
     friend.unread_count = (friend.unread_count or 0) + 1
     _touch(friend, row, at)
     batch.result.live.append({"type": "message.created", "line_user_id": user_id,

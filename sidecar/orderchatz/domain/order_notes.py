@@ -51,7 +51,7 @@ def get_order(svc, ref: str, *, admin_url: str, hpos: bool) -> dict:
             "notes": [note_json(n) for n in notes]}
 
 
-def add_order_note(svc, ref: str, body: dict) -> dict:
+def add_order_note(svc, ref: str, body: dict, *, staff_name: str = "") -> dict:
     note_text = body.get("note")
     customer_note = body.get("customer_note", False)
     if not isinstance(note_text, str) or not note_text.strip():
@@ -64,6 +64,10 @@ def add_order_note(svc, ref: str, body: dict) -> dict:
         order_id = parse_order_ref(ref)
     except ValueError:
         raise DomainError("invalid_order", "give an order number such as 12345 or #12345") from None
+    if staff_name and not customer_note:
+        # WooCommerce credits REST notes to the API key's owner; a private note keeps the
+        # staff member who wrote it (a note to the customer is sent as written).
+        note_text = f"{note_text}\n— {staff_name}（OrderChatz）"
     order, note = svc.woo.parallel([lambda: svc.woo.get_order(order_id),
                                     lambda: svc.woo.add_order_note(order_id, note_text, customer_note)])
     delivered_to: list[str] = []

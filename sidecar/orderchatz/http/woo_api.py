@@ -27,6 +27,8 @@ def customers_search():
     if not q:
         return jsonify({"query": q, "candidates": []})
     found = search_candidates(services().woo, q)
+    # Registered accounts first: a guest who reused someone's phone must not be the first pick.
+    found = sorted(found, key=lambda c: c.kind != "registered")
     return jsonify({"query": q, "candidates": [candidate_to_dict(c) for c in found]})
 
 
@@ -93,7 +95,8 @@ def get_order(ref: str):
 @bp.post("/orders/<ref>/notes")
 @require_panel_user
 def add_note(ref: str):
-    return jsonify(order_notes.add_order_note(services(), ref, json_body())), 201
+    return jsonify(order_notes.add_order_note(services(), ref, json_body(),
+                                              staff_name=g.user.name)), 201
 
 
 @bp.get("/products/search")

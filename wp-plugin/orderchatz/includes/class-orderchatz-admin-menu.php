@@ -250,7 +250,7 @@ class OrderChatz_Admin_Menu {
 			$this->render_notice( __( 'Could not create a panel token for your account.', 'orderchatz' ) );
 		} else {
 			printf(
-				'<iframe id="orderchatz-panel-frame" class="orderchatz-panel-frame" title="%1$s" src="%2$s" referrerpolicy="origin" allow="clipboard-write"></iframe>',
+				'<iframe id="orderchatz-panel-frame" class="orderchatz-panel-frame" title="%1$s" src="%2$s" referrerpolicy="origin" allow="clipboard-write" onload="this.dataset.loaded = \'1\'"></iframe>',
 				esc_attr__( 'OrderChatz conversations', 'orderchatz' ),
 				esc_url( $this->panel_src( $this->page_token['token'], self::requested_friend() ) )
 			);

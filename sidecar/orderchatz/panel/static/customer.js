@@ -26,7 +26,10 @@ function errorText(err) {
 
 function statusBadge(order) {
   const status = String(order.status || "").replace(/[^a-z-]/gi, "");
-  return h("span", { class: `order-status status-${status}` }, order.status_label || order.status || "");
+  const key = `order_status_${status}`;
+  const label = t(key);
+  return h("span", { class: `order-status status-${status}` },
+           label !== key ? label : (order.status_label || order.status || ""));
 }
 
 function categoryValue(c) {
@@ -356,7 +359,7 @@ export class CustomerPanel {
     return h("li", { class: `order-note ${toCustomer ? "note-customer" : "note-private"}` },
       h("span", { class: "note-kind" }, toCustomer ? t("note_customer") : t("note_private")),
       h("p", { class: "note-text" }, typeof n.text === "string" ? n.text : htmlToText(n.note)),
-      h("span", { class: "muted small" }, t("by_author", { author: n.author || "WooCommerce", date: formatDateTime(n.date_created) })));
+      h("span", { class: "muted small" }, t("by_author", { author: n.author || "WooCommerce", date: formatDateTime(n.date_created_gmt ? `${n.date_created_gmt}Z` : n.date_created) })));
   }
 
   orderNoteForm(o, notesList) {
@@ -448,7 +451,7 @@ export class CustomerPanel {
     try {
       const data = await api(this.path("/notes"));
       if (!this.current(generation)) return;
-      this.categories = data.categories && data.categories.length ? data.categories : ["general"];
+      this.categories = data.categories && data.categories.length ? data.categories : ["備忘"];
       this.renderNotes(data.notes || []);
     } catch (err) {
       if (this.current(generation)) clear(this.notesEl).append(h("p", { class: "degraded" }, errorText(err)));
@@ -528,7 +531,7 @@ export class CustomerPanel {
   staffNoteForm(existing = null, onSaved = null, onCancel = null) {
     const uid = `oc-sn-${existing ? existing.id : "new"}`;
     const category = h("select", { class: "select", id: `${uid}-cat` },
-      (this.categories || ["general"]).map((c) => h("option", { value: categoryValue(c) }, categoryLabel(c))));
+      (this.categories || ["備忘"]).map((c) => h("option", { value: categoryValue(c) }, categoryLabel(c))));
     const body = h("textarea", { class: "input", id: `${uid}-body`, rows: 2, required: true });
     const order = h("select", { class: "select", id: `${uid}-order`, dataset: { orderChoices: "1" } });
     let productId = existing ? existing.related_product_id : null;

@@ -140,8 +140,9 @@
 	window.addEventListener( 'resize', fitFrame );
 	fitFrame();
 
-	// This script runs in the footer, after the iframe tag: a fast panel may have announced
-	// `ready` before the listener above existed. Offer the token once now; if the iframe still
-	// shows its initial about:blank the browser drops it (wrong origin) and `ready` asks later.
-	handleTokenNeed( false );
+	// This script runs in the footer, after the iframe tag: a panel that loaded first may have
+	// announced `ready` before the listener above existed (the tag's onload marks that case).
+	if ( frame.dataset.loaded === '1' ) {
+		handleTokenNeed( false );
+	}
 }() );

@@ -38,14 +38,19 @@ def cmd_serve(args) -> None:
         app = create_app(cfg)
     except DatabaseNotMigrated as exc:
         sys.exit(f"orderchatz-sidecar: {exc}")
+    # SQLite serialises writers; one process (its threads queue on a lock) beats two processes
+    # polling each other's lock. A server database takes a process per core.
+    sqlite = cfg.database_url.startswith("sqlite")
+    workers = args.workers or (1 if sqlite else 2)
+    threads = args.threads or (32 if sqlite else 16)
 
     class _Server(BaseApplication):
         def load_config(self):
             # gthread: the live stream holds a thread per connected panel, not a whole worker.
             self.cfg.set("bind", args.bind)
-            self.cfg.set("workers", args.workers)
+            self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", args.threads)
+            self.cfg.set("threads", threads)
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("keepalive", 5)
@@ -150,8 +155,8 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("serve", help="run the web app under gunicorn")
     p.add_argument("--bind", default=os.environ.get("ORDERCHATZ_BIND", "127.0.0.1:8000"))
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--workers", type=int, default=0, help="default: 1 on SQLite, else 2")
+    p.add_argument("--threads", type=int, default=0, help="default: 32 on SQLite, else 16")
     p.add_argument("--access-log", action="store_true")
     p.set_defaults(func=cmd_serve)
 

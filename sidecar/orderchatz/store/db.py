@@ -1,7 +1,8 @@
 """Engine, sessions and migrations for the SQL store."""
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -78,6 +79,9 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, future=True)
+        # SQLite has one writer at a time and its busy handler polls with growing sleeps, which
+        # makes waiting writers' latency erratic; threads of one process queue on a lock instead.
+        self._lock = threading.RLock() if self.dialect == "sqlite" else nullcontext()
 
     @property
     def dialect(self) -> str:
@@ -86,7 +90,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: commits on success, rolls back on any exception."""
-        with self._sessions() as s:
+        with self._lock, self._sessions() as s:
             with s.begin():
                 yield s
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, literal, or_, select, tuple_, update
 
 from ..store.models import Binding, Friend, FriendTag, Message, Tag
 from .errors import DomainError
@@ -62,7 +62,9 @@ def list_conversations(svc, *, q: str = "", filter: str = "", tag: str = "", cur
     limit = max(1, min(int(limit), MAX_PAGE))
     stmt = select(Friend)
     if filter == "unread":
-        stmt = stmt.where(Friend.unread_count > 0)
+        # A literal, not a bound parameter: PostgreSQL's generic plans (after psycopg prepares the
+        # statement) cannot match a partial index whose predicate has a parameter in it.
+        stmt = stmt.where(Friend.unread_count > literal(0, literal_execute=True))
     elif filter == "unbound":
         stmt = stmt.where(~select(Binding.id).where(Binding.friend_id == Friend.id).exists())
     elif filter == "bound":
@@ -89,8 +91,8 @@ def list_conversations(svc, *, q: str = "", filter: str = "", tag: str = "", cur
         stmt = stmt.where(or_(*conditions))
     if cursor:
         at, fid = _decode_cursor(cursor)
-        stmt = stmt.where(or_(Friend.last_activity_at < at,
-                              and_(Friend.last_activity_at == at, Friend.id < fid)))
+        # A row-value comparison seeks straight to the page on both SQLite and PostgreSQL.
+        stmt = stmt.where(tuple_(Friend.last_activity_at, Friend.id) < tuple_(at, fid))
     stmt = stmt.order_by(Friend.last_activity_at.desc(), Friend.id.desc()).limit(limit + 1)
     with svc.store.session() as s:
         rows = list(s.scalars(stmt))
@@ -164,5 +166,5 @@ def unread_totals(svc) -> dict:
     with svc.store.session() as s:
         conversations, messages = s.execute(
             select(func.count(Friend.id), func.coalesce(func.sum(Friend.unread_count), 0))
-            .where(Friend.unread_count > 0)).one()
+            .where(Friend.unread_count > literal(0, literal_execute=True))).one()
     return {"unread_conversations": int(conversations), "unread_messages": int(messages)}

@@ -37,9 +37,11 @@ def summarise() -> list[str]:
         return json.loads(path.read_text()) if path.exists() else None
 
     lines = ["| benchmark | measurement | result | target | verdict |", "|---|---|---|---|---|"]
-    if (w := load("webhook_ack")):
+    webhook_runs = [load(name) for name in ("webhook_ack", "webhook_ack_w1")]
+    for w in filter(None, webhook_runs):
         for run in w["runs"]:
-            db, lat, thr, integ = run["db"], run["latency"], run["throughput"], run["integrity"]
+            lat, thr, integ = run["latency"], run["throughput"], run["integrity"]
+            db = run["db"] + ("" if run.get("workers", 2) == 2 else f", {run['workers']} worker")
             s = lat["from_schedule_ms"]
             lines.append(f"| webhook ack ({db}) | {lat['deliveries']} single-event deliveries, open loop "
                          f"{lat['rate_target']:.0f}/s (achieved {lat['rate_achieved']}/s) | p50 {s['p50']} / "
@@ -57,7 +59,8 @@ def summarise() -> list[str]:
                          f"(then redelivered LINE-style) | 0 lost, 0 duplicated | {ok(integ['pass'])} |")
         for sw in w.get("sweep", []):
             s = sw["latency_ms"]
-            lines.append(f"| webhook ack ({sw['db']}) | sweep: {sw['rate']:.0f} single-event deliveries/s to "
+            db = sw["db"] + ("" if sw.get("workers", 2) == 2 else f", {sw['workers']} worker")
+            lines.append(f"| webhook ack ({db}) | sweep: {sw['rate']:.0f} single-event deliveries/s to "
                          f"existing friends, open loop | p50 {s['p50']} / p95 {s['p95']} / p99 {s['p99']} ms; "
                          f"server CPU {sw['server_cpu_ms_per_delivery']} ms/delivery | p99 ≤ 25 ms | "
                          f"{ok(sw['pass'])} |")

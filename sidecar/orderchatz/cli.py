@@ -38,6 +38,9 @@ def cmd_serve(args) -> None:
         app = create_app(cfg)
     except DatabaseNotMigrated as exc:
         sys.exit(f"orderchatz-sidecar: {exc}")
+    # The migration check opened a pooled connection in this (master) process; forked workers
+    # must not share it (PostgreSQL answered 503s and "can't change autocommit" under load).
+    app.extensions["orderchatz"].store.dispose()
     # SQLite serialises writers; one process (its threads queue on a lock) beats two processes
     # polling each other's lock. A server database takes a process per core.
     sqlite = cfg.database_url.startswith("sqlite")

@@ -14,6 +14,15 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+case "${1:-}" in
+    -h|--help)
+        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        echo
+        echo "Extra arguments go to scripts/demo.py (e.g. --wp-port 18080 --bind 127.0.0.1:18000"
+        echo "--line-port 18101 --woo-port 18102 --db-name orderchatz_demo2); the same as the variables above."
+        exit 0 ;;
+esac
+
 BIND="${ORDERCHATZ_BIND:-127.0.0.1:8000}"
 
 if [ -n "${ORDERCHATZ_LINE_CHANNEL_SECRET:-}" ] && [ -n "${ORDERCHATZ_LINE_CHANNEL_ACCESS_TOKEN:-}" ]; then
@@ -37,4 +46,4 @@ INSTANCE="${ORDERCHATZ_INSTANCE_DIR:-$ROOT/instance}"
 DB_NAME="${ORDERCHATZ_DEMO_DB_NAME:-orderchatz_demo}"
 mariadb_demo_login "$DB_NAME" "$INSTANCE/demo-db.env"
 log "starting the local demo (WordPress + sidecar sandbox); Ctrl-C stops it"
-exec python "$ROOT/scripts/demo.py" --bind "$BIND" --db-name "$DB_NAME"
+exec python "$ROOT/scripts/demo.py" --bind "$BIND" --db-name "$DB_NAME" "$@"

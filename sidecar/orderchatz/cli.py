@@ -15,7 +15,8 @@ def _config(args=None) -> Config:
     try:
         cfg = Config.from_env()
     except ConfigError as exc:
-        sys.exit(f"orderchatz-sidecar: {exc}")
+        sys.exit(f"orderchatz-sidecar: {exc}\n(for the sandbox, run this in the folder where it was "
+                 "started, or set ORDERCHATZ_INSTANCE_DIR to its instance folder)")
     logging.getLogger("orderchatz").info("settings: %s", cfg.redacted())
     return cfg
 
@@ -140,8 +141,14 @@ def cmd_simulate(args) -> None:
         event["replyToken"] = reply_token
     body = json.dumps({"destination": "U" + "0" * 32, "events": [event]},
                       ensure_ascii=True, separators=(",", ":")).encode()
-    resp = requests.post(args.url, data=body, timeout=10, headers={
-        "Content-Type": "application/json", "X-Line-Signature": line_signature(body, secret)})
+    url = args.url or (os.environ.get("ORDERCHATZ_SIDECAR_URL", "http://127.0.0.1:8000").rstrip("/")
+                       + "/line/webhook")
+    try:
+        resp = requests.post(url, data=body, timeout=10, headers={
+            "Content-Type": "application/json", "X-Line-Signature": line_signature(body, secret)})
+    except requests.RequestException as exc:
+        sys.exit(f"orderchatz-sidecar simulate: could not reach {url} ({exc.__class__.__name__}); "
+                 "is the sidecar running? (--url sets the webhook URL)")
     print(f"{resp.status_code} {resp.text.strip()}")
     sys.exit(0 if resp.ok else 1)
 
@@ -175,8 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("kind", nargs="?", default="text", choices=["text", "follow", "unfollow"])
     p.add_argument("--user", default="U" + "1" * 32, help="LINE user id of the customer")
     p.add_argument("--text", default="您好，請問我的訂單出貨了嗎？")
-    p.add_argument("--url", default=os.environ.get("ORDERCHATZ_WEBHOOK_URL",
-                                                   "http://127.0.0.1:8000/line/webhook"))
+    p.add_argument("--url", default=os.environ.get("ORDERCHATZ_WEBHOOK_URL", ""),
+                   help="webhook URL (default: the running sandbox's, else http://127.0.0.1:8000/line/webhook)")
     p.add_argument("--emulator", default="",
                    help="LINE emulator base URL; gives the event a reply token it will honour")
     p.set_defaults(func=cmd_simulate)

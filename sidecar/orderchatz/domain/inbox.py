@@ -9,6 +9,7 @@ and never breaks the other events of the delivery.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import re
@@ -185,10 +186,15 @@ def _record(svc, events: list) -> tuple[WebhookResult, list[Outbox]]:
         if line_ids:
             batch.message_ids.update(s.scalars(select(Message.line_message_id)
                                                .where(Message.line_message_id.in_(line_ids))))
-        user_ids = {uid for _, e in keyed if (uid := _user_id(e))}
-        if user_ids:
-            for f in s.scalars(select(Friend).where(Friend.line_user_id.in_(user_ids))):
+        first_seen: dict[str, datetime] = {}
+        for key, e in keyed:
+            if key not in seen and (uid := _user_id(e)):
+                at = _event_time(e)
+                first_seen[uid] = min(first_seen.get(uid, at), at)
+        if first_seen:
+            for f in s.scalars(select(Friend).where(Friend.line_user_id.in_(first_seen))):
                 batch.friends[f.line_user_id] = f
+            _create_friends(batch, {u: t for u, t in first_seen.items() if u not in batch.friends})
         for key, event in keyed:
             if key in seen:
                 result.duplicates += 1
@@ -223,6 +229,26 @@ def _record(svc, events: list) -> tuple[WebhookResult, list[Outbox]]:
             result.live.append({"type": "friend.updated", "line_user_id": uid,
                                 "unread_count": f.unread_count, "blocked": f.blocked})
     return result, batch.outbox
+
+
+def _create_friends(batch: _Batch, first_seen: dict[str, datetime]) -> None:
+    """New friends of a delivery in one insert that ignores friends a concurrent delivery just
+    created (sorted, so concurrent deliveries lock rows in the same order and never deadlock)."""
+    if not first_seen:
+        return
+    rows = [{"line_user_id": uid, "display_name": "", "last_activity_at": first_seen[uid],
+             "followed_at": first_seen[uid], "unread_count": 0, "blocked": False,
+             "last_message_preview": "", "created_at": utcnow()} for uid in sorted(first_seen)]
+    dialect = batch.s.bind.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+        stmt = insert(Friend).on_conflict_do_nothing(index_elements=["line_user_id"])
+    else:
+        stmt = Friend.__table__.insert().prefix_with("IGNORE")
+    batch.s.execute(stmt, rows)
+    for friend in batch.s.scalars(select(Friend).where(Friend.line_user_id.in_(first_seen))):
+        batch.friends[friend.line_user_id] = friend
+        batch.followup("profile", f"{friend.line_user_id}:{first_seen[friend.line_user_id]:%Y%m%d}")
 
 
 def _apply(batch: _Batch, event: dict) -> str:

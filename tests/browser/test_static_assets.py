@@ -4,7 +4,6 @@ and the JS+CSS stay within the 150 KB budget."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from tests.support import REPO
 

@@ -1,11 +1,9 @@
 """Order notes and status changes reach the sidecar signed, in the background, exactly once."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
-import requests
 
 from orderchatz.auth import verify_wp_event
 

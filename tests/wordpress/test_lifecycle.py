@@ -1,7 +1,6 @@
 """Activation, deactivation and uninstall on a real WordPress; behaviour without WooCommerce."""
 from __future__ import annotations
 
-import re
 
 from .conftest import make_env
 

@@ -1,7 +1,6 @@
 """The order-screen meta box (HPOS and legacy screens) and the binding lookup behind it."""
 from __future__ import annotations
 
-from urllib.parse import parse_qs
 
 import pytest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest

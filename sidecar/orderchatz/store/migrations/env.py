@@ -1,6 +1,5 @@
 """Alembic environment: runs migrations against the URL the sidecar's config gives."""
 from alembic import context
-from sqlalchemy import pool
 
 from orderchatz.store.db import make_engine
 from orderchatz.store.models import Base

@@ -193,7 +193,7 @@ function statusLine(m, ctx) {
   const parts = [h("span", { class: `status status-${status}` }, label)];
   const reason = m.local_error || (m.failure && (m.failure.reason || m.failure.code));
   if (status === "failed" || status === "local_failed") {
-    if (reason) parts.push(h("span", { class: "failure-reason" }, reason));
+    if (reason && reason !== label) parts.push(h("span", { class: "failure-reason" }, reason));
     parts.push(h("button", { type: "button", class: "link-btn", onclick: () => ctx.retry(m) }, t("retry")));
   }
   return parts;

@@ -52,9 +52,6 @@ class Config:
     def wp_issuer(self) -> str:
         return self.wp_origins[0] if self.wp_origins else ""
 
-    @property
-    def line_configured(self) -> bool:
-        return bool(self.line_channel_secret and self.line_channel_access_token)
 
     @classmethod
     def from_env(cls, environ: dict | None = None, *, sandbox: bool = False) -> "Config":

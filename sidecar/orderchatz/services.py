@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -41,7 +41,6 @@ class RedisBreaker:
 class Services:
     config: Config
     store: Store
-    _extra: dict = field(default_factory=dict)
 
     @classmethod
     def build(cls, config: Config) -> "Services":

@@ -192,17 +192,22 @@ def binding_history(svc, line_user_id: str) -> list[dict]:
                  "at": r.at.isoformat().replace("+00:00", "Z")} for r in rows]
 
 
-# --- self-service binding (LINE account link) ------------------------------------------------
+def queue_outbound_text(s: Session, friend: Friend, text: str, client_id: str, *, kind: str = "text",
+                        extra: list | None = None, order: dict | None = None,
+                        author: str = "OrderChatz") -> Message:
+    """An outbound message created inside an existing transaction (sent by the send job).
 
-def _queue_text(s: Session, friend: Friend, text: str, client_id: str, *, extra: list | None = None,
-                author: str = "OrderChatz") -> Message:
-    """An outbound message created inside an existing transaction (sent by the send job)."""
+    `extra` replaces the text with other LINE messages (a template); `order` ties an order
+    note or status message to its order for the panel.
+    """
     existing = s.scalar(select(Message).where(Message.client_id == client_id))
     if existing is not None:
         return existing
-    messages = extra or [{"type": "text", "text": fit_line_text(text)}]
-    row = Message(friend_id=friend.id, direction="out", type="text" if not extra else "template",
-                  text=text, payload=json.dumps({"messages": messages}, ensure_ascii=False),
+    payload = {"messages": extra or [{"type": "text", "text": fit_line_text(text)}]}
+    if order is not None:
+        payload["order"] = order
+    row = Message(friend_id=friend.id, direction="out", type="template" if extra else kind,
+                  text=text, payload=json.dumps(payload, ensure_ascii=False),
                   client_id=client_id, status="queued", author_user_id="system",
                   author_name=author, created_at=utcnow())
     s.add(row)
@@ -211,6 +216,9 @@ def _queue_text(s: Session, friend: Friend, text: str, client_id: str, *, extra:
     friend.last_message_preview = message_preview(row)
     friend.last_message_direction = "out"
     return row
+
+
+# --- self-service binding (LINE account link) ------------------------------------------------
 
 
 def send_link_button(svc, line_user_id: str, *, actor: str, link_page_base: str) -> dict:
@@ -228,7 +236,7 @@ def send_link_button(svc, line_user_id: str, *, actor: str, link_page_base: str)
     with svc.store.session() as s:
         friend = _friend(s, line_user_id)
         s.add(LinkToken(link_token=link_token, friend_id=friend.id, issued_by=actor))
-        row = _queue_text(s, friend, text, f"linkbtn-{link_token[:48]}", extra=[template],
+        row = queue_outbound_text(s, friend, text, f"linkbtn-{link_token[:48]}", extra=[template],
                           author=actor)
         outbox = [followups.add_followup(s, "send", str(row.id))]
     followups.enqueue_followups(svc, outbox)
@@ -276,5 +284,5 @@ def complete_account_link(s: Session, friend: Friend, result: str, nonce: str) -
                  display_name=row.display_name, method="self", actor=f"wp-user:{row.wp_user_id}")
     name = row.display_name or ""
     text = f"綁定成功！{name} 您好，之後訂單通知也會透過 LINE 傳送給您。".replace("！ 您好", "！您好")
-    msg = _queue_text(s, friend, text, f"linked-{nonce[:48]}")
+    msg = queue_outbound_text(s, friend, text, f"linked-{nonce[:48]}")
     return LinkOutcome(True, "account linked", [("send", str(msg.id))])

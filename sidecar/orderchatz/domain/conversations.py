@@ -144,15 +144,6 @@ def list_messages(svc, line_user_id: str, *, before: int | None = None, after: i
             "has_more": more}
 
 
-def get_message(svc, line_user_id: str, message_id: int) -> Message:
-    with svc.store.session() as s:
-        fid = friend_id_for(s, line_user_id)
-        row = s.get(Message, message_id)
-        if row is None or row.friend_id != fid:
-            raise not_found(str(message_id))
-        return row
-
-
 def mark_read(svc, line_user_id: str) -> None:
     with svc.store.session() as s:
         changed = s.execute(update(Friend).where(Friend.line_user_id == line_user_id)

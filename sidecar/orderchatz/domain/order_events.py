@@ -16,9 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from ..store.models import SidecarOrderNote, WpEvent
 from .errors import DomainError
 from . import customer_cache, followups
-from .binding import _queue_text, friends_for_customer
+from .binding import friends_for_customer, queue_outbound_text
 from .customers import status_label
-from .messages import fit_line_text
 
 ORDER_EVENT_TYPES = {"order.customer_note", "order.status_changed"}
 
@@ -85,11 +84,16 @@ def record_wp_event(svc, event: dict, raw: bytes) -> str:
     return "accepted" if outbox else "ignored"
 
 
+def order_note_text(number, note_html: str) -> str | None:
+    """What the customer reads on LINE for a note to the customer on an order."""
+    note = note_plain_text(note_html or "")
+    return f"訂單 #{number} 備註：{note}" if note else None
+
+
 def _message_text(event: dict) -> str | None:
     number = str(event.get("order_number") or event.get("order_id"))
     if event["type"] == "order.customer_note":
-        note = note_plain_text(str(event.get("note") or ""))
-        return fit_line_text(f"訂單 #{number} 備註：{note}") if note else None
+        return order_note_text(number, str(event.get("note") or ""))
     before = status_label(str(event.get("from") or ""))
     after = status_label(str(event.get("to") or ""))
     return f"訂單 #{number} 狀態更新：{before} → {after}"
@@ -120,12 +124,10 @@ def deliver_wp_event(svc, wp_event_id: int, *, last_attempt: bool = True) -> str
         outbox = []
         kind = "order_note" if event["type"] == "order.customer_note" else "order_status"
         for friend in friends:
-            msg = _queue_text(s, friend, text, f"wp-{row.id}-{friend.id}", author="WooCommerce")
-            msg.type = kind
-            payload = json.loads(msg.payload)
-            payload["order"] = {"id": row.order_id, "number": event.get("order_number"),
-                                "edit_url": event.get("order_edit_url")}
-            msg.payload = json.dumps(payload, ensure_ascii=False)
+            msg = queue_outbound_text(s, friend, text, f"wp-{row.id}-{friend.id}", kind=kind,
+                                      author="WooCommerce",
+                                      order={"id": row.order_id, "number": event.get("order_number"),
+                                             "edit_url": event.get("order_edit_url")})
             outbox.append(followups.add_followup(s, "send", str(msg.id)))
         row.status = "delivered"
         row.detail = json.dumps({"friends": [f.line_user_id for f in friends]})

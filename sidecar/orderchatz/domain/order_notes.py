@@ -6,17 +6,15 @@ forwarded copy of the same note is not delivered again.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 from ..gateways.woo import parse_order_ref
 from ..store.models import SidecarOrderNote
 from .errors import DomainError
 from . import customer_cache, followups
-from .binding import _queue_text, friends_for_customer
+from .binding import friends_for_customer, queue_outbound_text
 from .customers import order_edit_url, status_label
-from .messages import fit_line_text
-from .order_events import note_plain_text
+from .order_events import note_plain_text, order_note_text
 
 
 
@@ -77,12 +75,10 @@ def add_order_note(svc, ref: str, body: dict, *, staff_name: str = "") -> dict:
         if note.customer_note:
             friends = friends_for_customer(s, customer_id=order.customer_id or None,
                                            email=order.billing_email, phone=order.billing_phone)
-            text = fit_line_text(f"訂單 #{order.number} 備註：{note_plain_text(note.note)}")
-            for friend in friends:
-                msg = _queue_text(s, friend, text, f"note-{note.id}-{friend.id}", author="OrderChatz")
-                msg.type = "order_note"
-                msg.payload = json.dumps({**json.loads(msg.payload), "order": {
-                    "id": order.id, "number": order.number}}, ensure_ascii=False)
+            text = order_note_text(order.number, note.note)
+            for friend in friends if text else ():
+                msg = queue_outbound_text(s, friend, text, f"note-{note.id}-{friend.id}", kind="order_note",
+                                          order={"id": order.id, "number": order.number})
                 outbox.append(followups.add_followup(s, "send", str(msg.id)))
                 delivered_to.append(friend.line_user_id)
     followups.enqueue_followups(svc, outbox)

@@ -41,12 +41,16 @@ def cmd_serve(args) -> None:
         sys.exit(f"orderchatz-sidecar: {exc}")
     # The migration check opened a pooled connection in this (master) process; forked workers
     # must not share it (PostgreSQL answered 503s and "can't change autocommit" under load).
-    app.extensions["orderchatz"].store.dispose()
-    # SQLite serialises writers; one process (its threads queue on a lock) beats two processes
-    # polling each other's lock. A server database takes a process per core.
-    sqlite = cfg.database_url.startswith("sqlite")
-    workers = args.workers or (1 if sqlite else 2)
-    threads = args.threads or (32 if sqlite else 16)
+    store = app.extensions["orderchatz"].store
+    store.dispose()
+    # What is loaded now lives as long as the server: keep it out of the collector's full passes
+    # (each one walked the whole heap and paused a worker for 100-230 ms, holding up requests).
+    import gc
+    gc.collect()
+    gc.freeze()
+    # A process per core; SQLite writers of both queue on one lock (store/db.py).
+    workers = args.workers or 2
+    threads = args.threads or 16
 
     class _Server(BaseApplication):
         def load_config(self):
@@ -58,6 +62,7 @@ def cmd_serve(args) -> None:
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("keepalive", 5)
+            self.cfg.set("post_fork", lambda _server, _worker: store.start_checkpointer())
             self.cfg.set("accesslog", "-" if args.access_log else None)
             self.cfg.set("forwarded_allow_ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
             if "control_socket_disable" in self.cfg.settings:
@@ -81,6 +86,7 @@ def cmd_worker(args) -> None:
 
     cfg = _config()
     svc = Services.build(cfg)
+    svc.store.start_checkpointer()
     jobs.use_services(svc)
     stop = threading.Event()
     sweeper = threading.Thread(target=jobs.run_sweeper, args=(svc, stop), daemon=True)
@@ -165,8 +171,8 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("serve", help="run the web app under gunicorn")
     p.add_argument("--bind", default=os.environ.get("ORDERCHATZ_BIND", "127.0.0.1:8000"))
-    p.add_argument("--workers", type=int, default=0, help="default: 1 on SQLite, else 2")
-    p.add_argument("--threads", type=int, default=0, help="default: 32 on SQLite, else 16")
+    p.add_argument("--workers", type=int, default=0, help="default: 2")
+    p.add_argument("--threads", type=int, default=0, help="default: 16")
     p.add_argument("--access-log", action="store_true")
     p.set_defaults(func=cmd_serve)
 

@@ -1,10 +1,16 @@
 """Inbound LINE webhook events: record durably, once, then follow up.
 
-`handle_line_webhook` runs one DB transaction for a whole delivery: every event is recorded by
-`webhookEventId` (unique, so a redelivery is a no-op), friends are upserted and messages inserted.
-Only after commit are follow-up jobs enqueued and live updates published. Events are handled as raw
-dicts: an unknown type, an unknown message type or a known type with missing fields is recorded
-and never breaks the other events of the delivery.
+`handle_line_webhook` runs one DB transaction per delivery: every event is recorded with its raw
+JSON by `webhookEventId` (unique, so a redelivery is a no-op), senders get a friend row, messages
+are inserted. Only after commit are follow-up jobs enqueued and live updates published.
+
+Messages, nearly all of the traffic, are written with a few bulk statements per delivery: one
+insert, one update per friend whose counters move in SQL (two deliveries for one friend never
+lose an increment). The rare other events (follow, unsend, account link, ...) run one by one
+through the ORM, in delivery order. Events are handled as raw dicts: an unknown type, an unknown
+message type or a known type with missing fields is recorded and never breaks the other events.
+A value the database refuses fails a bulk statement; the delivery is then recorded again event by
+event, each in a savepoint, so only that event ends up `invalid`.
 """
 from __future__ import annotations
 
@@ -15,14 +21,15 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Integer, bindparam, case, or_, select, tuple_, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 from sqlalchemy.orm import Session
 
-from ..store.models import Friend, Message, Outbox, WebhookEvent, utcnow
+from ..store.models import Friend, Message, Outbox, UTCDateTime, WebhookEvent, utcnow
 from . import followups
-from .messages import message_preview
+from .messages import message_preview, preview_of
 
 log = logging.getLogger(__name__)
 
@@ -105,70 +112,173 @@ def parse_body(body: bytes) -> list:
 
 def handle_line_webhook(svc, body: bytes) -> WebhookResult:
     events = parse_body(body)
-    for attempt in range(3):
+    careful = False
+    for attempt in range(4):
         try:
-            result, outbox = _record(svc, events)
+            result, outbox = _record(svc, events, careful=careful)
             break
         except IntegrityError:
             # A concurrent delivery of the same event or friend won the race; the retry's
             # pre-selects now see its rows and treat them as duplicates.
-            if attempt == 2:
+            if attempt == 3:
                 raise
+        except StatementError as exc:
+            if careful or isinstance(exc, DBAPIError) and not isinstance(exc, (DataError, ProgrammingError)):
+                raise  # the database itself is failing: nothing of the delivery is kept
+            # A value the store refuses failed a bulk statement: record the delivery again,
+            # event by event, so only the bad event is lost to `invalid`.
+            careful = True
     followups.enqueue_followups(svc, outbox)
     svc.live.publish_many(result.live)
     return result
 
 
+class Followup(NamedTuple):
+    """A committed outbox row, as `followups.enqueue_followups` needs it."""
+    id: int
+    job: str
+    ref: str
+
+
+_F, _M, _W, _O = (t.__table__.c for t in (Friend, Message, WebhookEvent, Outbox))
+
+
+def _where_in(column, *selected):
+    return select(*selected).where(column.in_(bindparam("keys", expanding=True)))
+
+
+# Built once: a delivery runs these with new values only (no statement building per request).
+_SEEN_EVENTS = _where_in(_W.webhook_event_id, _W.webhook_event_id)
+_KNOWN_MESSAGES = _where_in(_M.line_message_id, _M.line_message_id)
+_FRIEND_ROWS = _where_in(_F.line_user_id, _F.id, _F.line_user_id, _F.created_at, _F.profile_refreshed_at)
+_FRIEND_STATE = _where_in(_F.line_user_id, _F.line_user_id, _F.unread_count, _F.blocked)
+_KNOWN_FOLLOWUPS = select(_O.job, _O.ref).where(
+    tuple_(_O.job, _O.ref).in_(bindparam("keys", expanding=True)))
+_AT = bindparam("at", type_=UTCDateTime())
+_NEWER = or_(_F.last_activity_at.is_(None), _F.last_activity_at <= _AT)
+# One friend's share of a delivery's messages. Counted in SQL, so two deliveries for one friend
+# never lose an increment; last_activity_at goes last because MySQL evaluates SET in order.
+_TOUCH = (update(Friend.__table__).where(_F.id == bindparam("fid")).ordered_values(
+    (_F.unread_count, _F.unread_count + bindparam("n", type_=Integer())),
+    (_F.last_message_preview, case((_NEWER, bindparam("preview")), else_=_F.last_message_preview)),
+    (_F.last_message_direction, case((_NEWER, "in"), else_=_F.last_message_direction)),
+    (_F.last_activity_at, case((_NEWER, _AT), else_=_F.last_activity_at))))
+
+
+def _insert_ids(conn, table, rows: list[dict]) -> list[int]:
+    """Insert rows; their new ids in the same order (one statement where the driver allows)."""
+    if not rows:
+        return []
+    if conn.dialect.insert_executemany_returning_sort_by_parameter_order:
+        return list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
+                                 rows).scalars())
+    return [conn.execute(table.insert(), row).inserted_primary_key[0] for row in rows]
+
+
 class _Batch:
     """State shared by the events of one delivery inside its transaction."""
 
-    def __init__(self, session: Session, result: WebhookResult):
+    def __init__(self, session: Session, result: WebhookResult, careful: bool):
         self.s = session
+        self.c = session.connection()  # Core statements skip the ORM's bookkeeping
         self.result = result
-        self.outbox: list[Outbox] = []
-        self.friends: dict[str, Friend] = {}
+        self.careful = careful
+        self.friends: dict[str, int] = {}  # LINE user id → friend id, for every sender
+        self.wanted: list[tuple[str, str, bool]] = []  # follow-ups (job, ref, ref is new)
         self.touched: set[str] = set()
         self.message_ids: set[str] = set()  # LINE message ids already stored
+        self.pending: list[tuple[str, dict]] = []  # messages not yet written: (user id, row)
 
-    def friend(self, user_id: str, at: datetime) -> Friend:
-        friend = self.friends.get(user_id)
-        if friend is None:
-            friend = Friend(line_user_id=user_id, display_name="", last_activity_at=at,
-                            followed_at=at, unread_count=0, blocked=False)
-            self.s.add(friend)
-            self.s.flush()
-            self.friends[user_id] = friend
-            self.followup("profile", f"{user_id}:{at:%Y%m%d}", new=True)
-        elif (friend.profile_refreshed_at is None and friend.created_at < utcnow() - timedelta(minutes=10)
-              or friend.profile_refreshed_at
-              and friend.profile_refreshed_at < utcnow() - PROFILE_REFRESH_AFTER):
-            self.followup("profile", f"{user_id}:{utcnow():%Y%m%d}")
+    def ensure_friends(self, first_seen: dict[str, datetime]) -> None:
+        """Every sender of the delivery has a row. New friends come in one insert that ignores
+        friends a concurrent delivery just created (sorted, so concurrent deliveries lock rows
+        in the same order and never deadlock); profiles are fetched for new and stale friends."""
+        if not first_seen:
+            return
+        known = {r.line_user_id: r for r in self.c.execute(_FRIEND_ROWS, {"keys": list(first_seen)})}
+        missing = sorted(set(first_seen) - set(known))
+        if missing:
+            self.c.execute(_insert_ignoring_conflicts(self.c.dialect.name), [
+                {"line_user_id": uid, "display_name": "", "last_activity_at": first_seen[uid],
+                 "followed_at": first_seen[uid], "unread_count": 0, "blocked": False,
+                 "last_message_preview": "", "created_at": utcnow()} for uid in missing])
+            for r in self.c.execute(_FRIEND_ROWS, {"keys": missing}):
+                self.friends[r.line_user_id] = r.id
+                self.followup("profile", f"{r.line_user_id}:{first_seen[r.line_user_id]:%Y%m%d}",
+                              new=True)
+        now = utcnow()
+        for uid, r in known.items():
+            self.friends[uid] = r.id
+            if (r.profile_refreshed_at is None and r.created_at < now - timedelta(minutes=10)
+                    or r.profile_refreshed_at and r.profile_refreshed_at < now - PROFILE_REFRESH_AFTER):
+                self.followup("profile", f"{uid}:{now:%Y%m%d}")
+
+    def friend(self, user_id: str) -> Friend:
+        """The sender's row as an ORM object, fresh (bulk statements may have changed it)."""
         self.touched.add(user_id)
-        return friend
-
-    def mark(self) -> tuple:
-        return len(self.outbox), len(self.result.live), set(self.touched), set(self.message_ids)
-
-    def rollback_to(self, mark: tuple) -> None:
-        """Forget what a failed event's savepoint undid (its new friends, jobs, live updates)."""
-        outbox, live, touched, message_ids = mark
-        del self.outbox[outbox:]
-        del self.result.live[live:]
-        self.touched, self.message_ids = touched, message_ids
-        self.friends = {uid: f for uid, f in self.friends.items() if inspect(f).persistent}
+        return self.s.get(Friend, self.friends[user_id], populate_existing=True)
 
     def followup(self, job: str, ref: str, *, new: bool = False) -> None:
         """Queue a follow-up once. `new`: its ref cannot exist yet (a row made in this batch)."""
-        if any(o.job == job and o.ref == ref for o in self.outbox):
-            return
-        if new or self.s.scalar(select(Outbox.id).where(Outbox.job == job, Outbox.ref == ref)) is None:
-            self.outbox.append(followups.add_followup(self.s, job, ref))
+        self.wanted.append((job, ref, new))
+
+    def mark(self) -> tuple:
+        return len(self.wanted), len(self.result.live), set(self.touched), set(self.message_ids)
+
+    def rollback_to(self, mark: tuple) -> None:
+        """Forget what a failed event's savepoint undid (its jobs, live updates)."""
+        wanted, live, touched, message_ids = mark
+        del self.wanted[wanted:]
+        del self.result.live[live:]
+        self.touched, self.message_ids = touched, message_ids
+
+    def add_message(self, user_id: str, row: dict) -> None:
+        self.message_ids.add(row["line_message_id"])
+        self.pending.append((user_id, {**row, "friend_id": self.friends[user_id]}))
+        if self.careful:
+            self.write_messages()
+
+    def write_messages(self) -> None:
+        """The pending messages in one insert, then one update per friend."""
+        pending, self.pending = self.pending, []
+        ids = _insert_ids(self.c, Message.__table__, [row for _, row in pending])
+        latest: dict[int, list] = {}
+        for (uid, row), mid in zip(pending, ids):
+            if row["media_status"] == "pending":
+                self.followup("media", str(mid), new=True)
+            self.result.live.append({"type": "message.created", "line_user_id": uid, "message_id": mid})
+            self.touched.add(uid)
+            share = latest.setdefault(row["friend_id"], [0, row])
+            share[0] += 1
+            if row["created_at"] >= share[1]["created_at"]:
+                share[1] = row
+        if latest:
+            self.c.execute(_TOUCH, [{"fid": fid, "n": n, "at": row["created_at"],
+                                     "preview": preview_of(row["type"], row["text"])}
+                                    for fid, (n, row) in latest.items()])
+
+    def write_followups(self) -> list[Followup]:
+        wanted = list(dict.fromkeys((job, ref) for job, ref, _ in self.wanted))
+        check = {(job, ref) for job, ref, new in self.wanted if not new}
+        if check:
+            known = {tuple(r) for r in self.c.execute(_KNOWN_FOLLOWUPS, {"keys": sorted(check)})}
+            wanted = [w for w in wanted if w not in known]
+        rows = [{"job": job, "ref": ref, "created_at": utcnow()} for job, ref in wanted]
+        return [Followup(i, job, ref) for i, (job, ref)
+                in zip(_insert_ids(self.c, Outbox.__table__, rows), wanted)]
 
 
-def _record(svc, events: list) -> tuple[WebhookResult, list[Outbox]]:
+def _insert_ignoring_conflicts(dialect: str):
+    if dialect in ("postgresql", "sqlite"):
+        insert_ = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+        return insert_(Friend.__table__).on_conflict_do_nothing(index_elements=["line_user_id"])
+    return Friend.__table__.insert().prefix_with("IGNORE")
+
+
+def _record(svc, events: list, *, careful: bool) -> tuple[WebhookResult, list[Followup]]:
     result = WebhookResult(received=len(events))
     with svc.store.session() as s:
-        batch = _Batch(s, result)
+        batch = _Batch(s, result, careful)
         keyed = []
         for event in events:
             if not isinstance(event, dict):
@@ -179,76 +289,69 @@ def _record(svc, events: list) -> tuple[WebhookResult, list[Outbox]]:
                 continue
             keyed.append((_event_key(event), event))
         keys = [k for k, _ in keyed]
-        seen = set(s.scalars(select(WebhookEvent.webhook_event_id)
-                             .where(WebhookEvent.webhook_event_id.in_(keys)))) if keys else set()
-        line_ids = {m["id"] for _, e in keyed if e.get("type") == "message"
-                    and isinstance(m := e.get("message"), dict) and isinstance(m.get("id"), str)}
-        if line_ids:
-            batch.message_ids.update(s.scalars(select(Message.line_message_id)
-                                               .where(Message.line_message_id.in_(line_ids))))
-        first_seen: dict[str, datetime] = {}
-        for key, e in keyed:
-            if key not in seen and (uid := _user_id(e)):
-                at = _event_time(e)
-                first_seen[uid] = min(first_seen.get(uid, at), at)
-        if first_seen:
-            for f in s.scalars(select(Friend).where(Friend.line_user_id.in_(first_seen))):
-                batch.friends[f.line_user_id] = f
-            _create_friends(batch, {u: t for u, t in first_seen.items() if u not in batch.friends})
+        seen = set(batch.c.execute(_SEEN_EVENTS, {"keys": keys}).scalars()) if keys else set()
+        fresh = []
         for key, event in keyed:
             if key in seen:
                 result.duplicates += 1
-                continue
-            seen.add(key)
-            row = WebhookEvent(webhook_event_id=key, event_type=str(event.get("type", ""))[:40],
-                               line_user_id=_user_id(event), status="processed",
-                               redelivery=bool((event.get("deliveryContext") or {}).get("isRedelivery"))
-                               if isinstance(event.get("deliveryContext"), dict) else False,
-                               raw=json.dumps(event, ensure_ascii=False))
-            s.add(row)
-            mark = batch.mark()
-            try:
-                with s.begin_nested():
-                    row.status = _apply(batch, event)
-            except (KeyError, TypeError, ValueError, AttributeError, StatementError) as exc:
-                if isinstance(exc, DBAPIError) and not isinstance(exc, (DataError, ProgrammingError)):
-                    raise  # the database itself is failing: nothing of the delivery is kept
-                # One malformed event (a value the store cannot hold included) must not cost
-                # the delivery's other events: it is kept raw, marked invalid.
-                batch.rollback_to(mark)
-                row.status = "invalid"
-                log.warning("webhook event %s recorded as invalid: %s", key, exc.__class__.__name__)
-            if row.status == "unsupported":
+            else:
+                seen.add(key)
+                fresh.append((key, event))
+        line_ids = {m["id"] for _, e in fresh if e.get("type") == "message"
+                    and isinstance(m := e.get("message"), dict) and isinstance(m.get("id"), str)}
+        if line_ids:
+            batch.message_ids.update(batch.c.execute(_KNOWN_MESSAGES, {"keys": list(line_ids)}).scalars())
+        first_seen: dict[str, datetime] = {}
+        for _, e in fresh:
+            if uid := _user_id(e):
+                at = _event_time(e)
+                first_seen[uid] = min(first_seen.get(uid, at), at)
+        batch.ensure_friends(first_seen)
+        rows = []
+        for key, event in fresh:
+            context = event.get("deliveryContext")
+            rows.append({"webhook_event_id": key, "event_type": str(event.get("type", ""))[:40],
+                         "line_user_id": _user_id(event), "raw": json.dumps(event, ensure_ascii=False),
+                         "redelivery": isinstance(context, dict) and bool(context.get("isRedelivery")),
+                         "status": _apply_safely(batch, key, event), "received_at": utcnow()})
+        batch.write_messages()
+        if rows:
+            batch.c.execute(WebhookEvent.__table__.insert(), rows)
+        for row in rows:
+            if row["status"] == "unsupported":
                 result.unsupported += 1
-            elif row.status == "invalid":
+            elif row["status"] == "invalid":
                 result.invalid += 1
             else:
                 result.stored += 1
-        for uid in batch.touched:
-            f = batch.friends[uid]
-            result.live.append({"type": "friend.updated", "line_user_id": uid,
-                                "unread_count": f.unread_count, "blocked": f.blocked})
-    return result, batch.outbox
+        outbox = batch.write_followups()
+        if batch.touched:
+            for uid, unread, blocked in batch.c.execute(_FRIEND_STATE, {"keys": sorted(batch.touched)}):
+                result.live.append({"type": "friend.updated", "line_user_id": uid,
+                                    "unread_count": unread, "blocked": bool(blocked)})
+    return result, outbox
 
 
-def _create_friends(batch: _Batch, first_seen: dict[str, datetime]) -> None:
-    """New friends of a delivery in one insert that ignores friends a concurrent delivery just
-    created (sorted, so concurrent deliveries lock rows in the same order and never deadlock)."""
-    if not first_seen:
-        return
-    rows = [{"line_user_id": uid, "display_name": "", "last_activity_at": first_seen[uid],
-             "followed_at": first_seen[uid], "unread_count": 0, "blocked": False,
-             "last_message_preview": "", "created_at": utcnow()} for uid in sorted(first_seen)]
-    dialect = batch.s.bind.dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
-        stmt = insert(Friend).on_conflict_do_nothing(index_elements=["line_user_id"])
-    else:
-        stmt = Friend.__table__.insert().prefix_with("IGNORE")
-    batch.s.execute(stmt, rows)
-    for friend in batch.s.scalars(select(Friend).where(Friend.line_user_id.in_(first_seen))):
-        batch.friends[friend.line_user_id] = friend
-        batch.followup("profile", f"{friend.line_user_id}:{first_seen[friend.line_user_id]:%Y%m%d}")
+def _apply_safely(batch: _Batch, key: str, event: dict) -> str:
+    """One event's status. Messages wait for the delivery's bulk insert (written at once when
+    `careful`); any other event runs now, in delivery order, in a savepoint of its own."""
+    message = event.get("type") == "message"
+    if not message or batch.careful:
+        batch.write_messages()  # what came before this event is written before it
+    mark = batch.mark()
+    try:
+        if message and not batch.careful:
+            return _apply(batch, event)
+        with batch.s.begin_nested():
+            return _apply(batch, event)
+    except (KeyError, TypeError, ValueError, AttributeError, StatementError) as exc:
+        if isinstance(exc, DBAPIError) and not isinstance(exc, (DataError, ProgrammingError)):
+            raise  # the database itself is failing: nothing of the delivery is kept
+        # One malformed event (a value the store cannot hold included) must not cost the
+        # delivery's other events: it is kept raw, marked invalid.
+        batch.rollback_to(mark)
+        log.warning("webhook event %s recorded as invalid: %s", key, exc.__class__.__name__)
+        return "invalid"
 
 
 def _apply(batch: _Batch, event: dict) -> str:
@@ -273,30 +376,19 @@ def _on_message(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
         raise TypeError("message must be an object")
     mtype = _text(msg.get("type"), 24, required=True)
     line_id = _text(msg["id"], 64, required=True)
-    if line_id in batch.message_ids:
-        return "processed"
-    batch.message_ids.add(line_id)
-    friend = batch.friend(user_id, at)
     supported = mtype in MESSAGE_TYPES
-    row = Message(
-        friend_id=friend.id, direction="in", type=mtype if supported else "unsupported",
-        text=_text(msg.get("text"), 20_000, required=True) if mtype == "text" else None,
-        payload=json.dumps(msg, ensure_ascii=False), line_message_id=line_id,
-        quote_token=_text(msg.get("quoteToken"), 255),
-        quoted_message_id=_text(msg.get("quotedMessageId"), 64),
-        reply_token=_text(event.get("replyToken"), 255), status="received", created_at=at,
-    )
     provider = (msg.get("contentProvider") or {}).get("type", "line")
-    if mtype in MEDIA_TYPES:
-        row.media_status = "pending" if provider == "line" else "external"
-    batch.s.add(row)
-    batch.s.flush()
-    if row.media_status == "pending":
-        batch.followup("media", str(row.id), new=True)
-    friend.unread_count = (friend.unread_count or 0) + 1
-    _touch(friend, row, at)
-    batch.result.live.append({"type": "message.created", "line_user_id": user_id,
-                              "message_id": row.id})
+    row = {
+        "direction": "in", "type": mtype if supported else "unsupported",
+        "text": _text(msg.get("text"), 20_000, required=True) if mtype == "text" else None,
+        "payload": json.dumps(msg, ensure_ascii=False), "line_message_id": line_id,
+        "quote_token": _text(msg.get("quoteToken"), 255),
+        "quoted_message_id": _text(msg.get("quotedMessageId"), 64),
+        "reply_token": _text(event.get("replyToken"), 255), "status": "received", "created_at": at,
+        "media_status": ("pending" if provider == "line" else "external") if mtype in MEDIA_TYPES else None,
+    }
+    if line_id not in batch.message_ids:  # else the same message came under another event id
+        batch.add_message(user_id, row)
     return "processed" if supported else "unsupported"
 
 
@@ -320,7 +412,7 @@ def _system(batch: _Batch, friend: Friend, kind: str, text: str, at: datetime,
 
 
 def _on_follow(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
-    friend = batch.friend(user_id, at)
+    friend = batch.friend(user_id)
     unblocked = bool((event.get("follow") or {}).get("isUnblocked")) or friend.blocked
     friend.blocked = False
     friend.followed_at = at
@@ -332,7 +424,7 @@ def _on_follow(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
 
 
 def _on_unfollow(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
-    friend = batch.friend(user_id, at)
+    friend = batch.friend(user_id)
     friend.blocked = True
     friend.unfollowed_at = at
     _system(batch, friend, "unfollow", "blocked", at)
@@ -345,8 +437,9 @@ def _on_unsend(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
     if row is None:
         return "processed"  # unsent before we ever saw it; nothing to hide
     row.unsent_at = at
-    friend = batch.friend(user_id, at)
-    if friend.last_message_preview and row.direction == "in":
+    friend = batch.friend(user_id)
+    if row.direction == "in" and (friend.last_activity_at is None
+                                  or row.created_at >= friend.last_activity_at):  # the preview
         friend.last_message_preview = message_preview(row)
     batch.result.live.append({"type": "message.updated", "line_user_id": user_id,
                               "message_id": row.id})
@@ -354,7 +447,7 @@ def _on_unsend(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
 
 
 def _on_postback(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
-    friend = batch.friend(user_id, at)
+    friend = batch.friend(user_id)
     postback = event["postback"]
     _system(batch, friend, "postback", _text(postback.get("data", ""), 2000), at,
             payload=postback, reply_token=_text(event.get("replyToken"), 255))
@@ -364,7 +457,7 @@ def _on_postback(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
 def _on_account_link(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
     from .binding import complete_account_link
 
-    friend = batch.friend(user_id, at)
+    friend = batch.friend(user_id)
     link = event["link"]
     outcome = complete_account_link(batch.s, friend, str(link.get("result", "")),
                                     str(link.get("nonce", "")))

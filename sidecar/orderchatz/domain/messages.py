@@ -41,14 +41,17 @@ def fit_line_text(text: str, limit: int = LINE_TEXT_LIMIT) -> str:
 
 
 def message_preview(row: Message) -> str:
-    if row.unsent_at is not None:
+    return preview_of(row.type, row.text, unsent=row.unsent_at is not None)
+
+
+def preview_of(kind: str, text: str | None, *, unsent: bool = False) -> str:
+    if unsent:
         return "[已收回]"
-    if row.type == "text" and row.text:
-        text = " ".join(row.text.split())
+    if kind == "text" and text:
+        return " ".join(text.split())[:PREVIEW_CHARS]
+    if kind in ("order_note", "order_status") and text:
         return text[:PREVIEW_CHARS]
-    if row.type in ("order_note", "order_status") and row.text:
-        return row.text[:PREVIEW_CHARS]
-    return _PREVIEW_LABELS.get(row.type, f"[{row.type}]")
+    return _PREVIEW_LABELS.get(kind, f"[{kind}]")
 
 
 def iso(dt) -> str | None:

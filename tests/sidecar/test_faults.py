@@ -87,6 +87,7 @@ def test_redis_down_during_a_burst_loses_nothing(tmp_path, database_url, private
         s.execute(update(Outbox).values(created_at=utcnow() - timedelta(seconds=120)))
     # 30 that never reached Redis, plus the 10 the restarted (empty) Redis lost
     assert jobs.sweep(svc) == 40
+    assert jobs.sweep(svc) == 0  # queued now: never enqueued twice
     svc.__dict__.pop("queue", None)
     run_jobs(svc)
     with svc.store.session() as s:

@@ -212,3 +212,60 @@ def test_deeply_nested_and_chunked_oversized_bodies(client, svc):
                        headers={"X-Line-Signature": "x", "Transfer-Encoding": "chunked"},
                        environ_overrides={"wsgi.input_terminated": True})
     assert resp.status_code == 413
+
+
+def test_a_value_the_store_refuses_costs_only_its_own_event(client, svc, line_emulator):
+    # PostgreSQL refuses NUL in text: the delivery's bulk insert fails, the delivery is recorded
+    # again event by event, and only that event ends up invalid (SQLite keeps NUL as is).
+    events = [line_emulator.text_event(USER, "第一則"), line_emulator.text_event(USER, "壞\x00的"),
+              line_emulator.text_event(USER, "第三則")]
+    resp = deliver(client, line_emulator, events)
+    assert resp.status_code == 200
+    refused = svc.store.dialect == "postgresql"
+    assert resp.json["stored"] == (2 if refused else 3)
+    assert resp.json["invalid"] == (1 if refused else 0)
+    texts = [m.text for m in messages(svc)]
+    assert texts == (["第一則", "第三則"] if refused else ["第一則", "壞\x00的", "第三則"])
+    assert count(svc, WebhookEvent) == 3  # the refused one is kept raw
+    assert count(svc, WebhookEvent, WebhookEvent.status == "invalid") == (1 if refused else 0)
+    with svc.store.session() as s:
+        friend = s.scalar(select(Friend))
+    assert friend.unread_count == len(texts)
+    assert friend.last_message_preview == "第三則"
+
+
+def test_events_of_one_delivery_apply_in_order(client, svc, line_emulator):
+    # A message and its unsend in the same delivery: the unsend must find the message.
+    text = line_emulator.text_event(USER, "打錯了")
+    later = line_emulator.text_event(USER, "這才對")
+    events = [line_emulator.follow_event(USER), text,
+              line_emulator.unsend_event(USER, text["message"]["id"]), later]
+    assert deliver(client, line_emulator, events).json["stored"] == 4
+    with svc.store.session() as s:
+        friend = s.scalar(select(Friend))
+        rows = list(s.scalars(select(Message).order_by(Message.id)))
+    assert [(r.type, r.unsent_at is not None) for r in rows] == [
+        ("follow", False), ("text", True), ("text", False)]
+    assert friend.unread_count == 2
+    assert friend.last_message_preview == "這才對"
+    # Unsending an older message leaves the newer preview alone.
+    deliver(client, line_emulator, [line_emulator.unsend_event(USER, rows[1].line_message_id)])
+    with svc.store.session() as s:
+        assert s.scalar(select(Friend.last_message_preview)) == "這才對"
+
+
+def test_concurrent_deliveries_for_one_friend_lose_no_count(svc, line_emulator):
+    # Counters move in SQL: parallel deliveries (two gunicorn workers) never overwrite each other.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orderchatz.domain.inbox import handle_line_webhook
+    handle_line_webhook(svc, line_emulator.webhook_body([line_emulator.text_event(USER, "先來")]))
+    bodies = [line_emulator.webhook_body([line_emulator.text_event(USER, f"第 {i} 則")])
+              for i in range(40)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda b: handle_line_webhook(svc, b), bodies))
+    assert sum(r.stored for r in results) == 40
+    with svc.store.session() as s:
+        friend = s.scalar(select(Friend))
+    assert friend.unread_count == 41
+    assert count(svc, Message) == 41

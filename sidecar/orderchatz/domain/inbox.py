@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
-from sqlalchemy import Integer, bindparam, case, or_, select, tuple_, update
+from sqlalchemy import Integer, bindparam, case, func, or_, select, tuple_, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 from sqlalchemy.orm import Session
 
@@ -438,8 +438,8 @@ def _on_unsend(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
         return "processed"  # unsent before we ever saw it; nothing to hide
     row.unsent_at = at
     friend = batch.friend(user_id)
-    if row.direction == "in" and (friend.last_activity_at is None
-                                  or row.created_at >= friend.last_activity_at):  # the preview
+    newest = batch.s.scalar(select(func.max(Message.id)).where(Message.friend_id == friend.id))
+    if row.id == newest:  # the friend list previews this message
         friend.last_message_preview = message_preview(row)
     batch.result.live.append({"type": "message.updated", "line_user_id": user_id,
                               "message_id": row.id})

@@ -24,7 +24,8 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from sqlalchemy import Integer, bindparam, case, func, or_, select, tuple_, update
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
+from sqlalchemy.exc import (DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError,
+                            StatementError)
 from sqlalchemy.orm import Session
 
 from ..store.models import Friend, Message, Outbox, UTCDateTime, WebhookEvent, utcnow
@@ -117,10 +118,10 @@ def handle_line_webhook(svc, body: bytes) -> WebhookResult:
         try:
             result, outbox = _record(svc, events, careful=careful)
             break
-        except IntegrityError:
-            # A concurrent delivery of the same event or friend won the race; the retry's
-            # pre-selects now see its rows and treat them as duplicates.
-            if attempt == 3:
+        except (IntegrityError, OperationalError) as exc:
+            # A concurrent delivery of the same event or friend won the race (the retry's
+            # pre-selects see its rows as duplicates), or the database broke a deadlock.
+            if attempt == 3 or isinstance(exc, OperationalError) and not _is_deadlock(exc):
                 raise
         except StatementError as exc:
             if careful or isinstance(exc, DBAPIError) and not isinstance(exc, (DataError, ProgrammingError)):
@@ -131,6 +132,13 @@ def handle_line_webhook(svc, body: bytes) -> WebhookResult:
     followups.enqueue_followups(svc, outbox)
     svc.live.publish_many(result.live)
     return result
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    """PostgreSQL's deadlock/serialization failures, InnoDB's deadlock: retry the transaction."""
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) in ("40001", "40P01") or \
+        bool(getattr(orig, "args", None)) and orig.args[0] == 1213
 
 
 class Followup(NamedTuple):
@@ -239,23 +247,27 @@ class _Batch:
             self.write_messages()
 
     def write_messages(self) -> None:
-        """The pending messages in one insert, then one update per friend."""
+        """The pending messages: one update per friend, then one insert. Friends first, in id
+        order: InnoDB's foreign-key check would otherwise share-lock a friend row that the
+        update then needs exclusively, and two deliveries for one friend would deadlock."""
         pending, self.pending = self.pending, []
-        ids = _insert_ids(self.c, Message.__table__, [row for _, row in pending])
+        if not pending:
+            return
         latest: dict[int, list] = {}
+        for _, row in pending:
+            share = latest.setdefault(row["friend_id"], [0, row])
+            share[0] += 1
+            if row["created_at"] >= share[1]["created_at"]:
+                share[1] = row
+        self.c.execute(_TOUCH, [{"fid": fid, "n": n, "at": row["created_at"],
+                                 "preview": preview_of(row["type"], row["text"])}
+                                for fid, (n, row) in sorted(latest.items())])
+        ids = _insert_ids(self.c, Message.__table__, [row for _, row in pending])
         for (uid, row), mid in zip(pending, ids):
             if row["media_status"] == "pending":
                 self.followup("media", str(mid), new=True)
             self.result.live.append({"type": "message.created", "line_user_id": uid, "message_id": mid})
             self.touched.add(uid)
-            share = latest.setdefault(row["friend_id"], [0, row])
-            share[0] += 1
-            if row["created_at"] >= share[1]["created_at"]:
-                share[1] = row
-        if latest:
-            self.c.execute(_TOUCH, [{"fid": fid, "n": n, "at": row["created_at"],
-                                     "preview": preview_of(row["type"], row["text"])}
-                                    for fid, (n, row) in latest.items()])
 
     def write_followups(self) -> list[Followup]:
         wanted = list(dict.fromkeys((job, ref) for job, ref, _ in self.wanted))

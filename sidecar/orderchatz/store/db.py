@@ -37,7 +37,9 @@ def make_engine(url: str) -> Engine:
     else:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
         if parsed.get_backend_name() == "mysql":
-            kwargs["connect_args"] = {"connect_timeout": 5}
+            # As PostgreSQL: each statement sees what committed before it (a friend another
+            # delivery just created), not the transaction's first snapshot.
+            kwargs.update(connect_args={"connect_timeout": 5}, isolation_level="READ COMMITTED")
         elif parsed.get_backend_name() == "postgresql":
             kwargs["connect_args"] = {"connect_timeout": 5}
     engine = create_engine(url, **kwargs)

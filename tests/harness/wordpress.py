@@ -80,7 +80,8 @@ def _php_literal(value: Any) -> str:
 def _core_cache() -> Path:
     """A dereferenced copy of Debian's WordPress (without its wp-config.php and plugins)."""
     version_file = DEBIAN_WORDPRESS / "wp-includes" / "version.php"
-    stamp = str(int(version_file.stat().st_mtime))
+    languages = DEBIAN_WORDPRESS / "wp-content" / "languages"  # wordpress-l10n, added later maybe
+    stamp = f"{int(version_file.stat().st_mtime)}-{int(languages.stat().st_mtime) if languages.exists() else 0}"
     target = CORE_CACHE / stamp
     if target.exists():
         return target

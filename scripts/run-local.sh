@@ -38,7 +38,7 @@ if [ -n "${ORDERCHATZ_LINE_CHANNEL_SECRET:-}" ] && [ -n "${ORDERCHATZ_LINE_CHANN
 fi
 
 apt_install python3-venv redis-server redis-tools mariadb-server mariadb-client \
-    php-cli php-mysql php-mbstring php-xml php-curl wordpress wordpress-l10n
+    php-cli php-mysql php-mbstring php-xml php-curl wordpress wordpress-l10n wordpress-theme-twentytwentythree
 python_env mysql
 ensure_redis
 ensure_mariadb

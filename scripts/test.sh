@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 apt_install python3-venv redis-server redis-tools postgresql mariadb-server mariadb-client \
-    php-cli php-mysql php-mbstring php-xml php-curl wordpress wordpress-l10n gettext \
+    php-cli php-mysql php-mbstring php-xml php-curl wordpress wordpress-l10n wordpress-theme-twentytwentythree gettext \
     chromium fonts-noto-cjk fonts-noto-color-emoji docker-compose
 python_env test
 ensure_redis

@@ -80,8 +80,10 @@ def _php_literal(value: Any) -> str:
 def _core_cache() -> Path:
     """A dereferenced copy of Debian's WordPress (without its wp-config.php and plugins)."""
     version_file = DEBIAN_WORDPRESS / "wp-includes" / "version.php"
-    languages = DEBIAN_WORDPRESS / "wp-content" / "languages"  # wordpress-l10n, added later maybe
-    stamp = f"{int(version_file.stat().st_mtime)}-{int(languages.stat().st_mtime) if languages.exists() else 0}"
+    # Debian ships the core translations and the default theme in packages of their own
+    # (wordpress-l10n, wordpress-theme-*), maybe installed after the first copy.
+    extras = [DEBIAN_WORDPRESS / "wp-content" / d for d in ("languages", "themes")]
+    stamp = "-".join(str(int(p.stat().st_mtime)) if p.exists() else "0" for p in [version_file, *extras])
     target = CORE_CACHE / stamp
     if target.exists():
         return target

@@ -118,7 +118,7 @@ def handle_line_webhook(svc, body: bytes) -> WebhookResult:
         try:
             result, outbox = _record(svc, events, careful=careful)
             break
-        except (IntegrityError, OperationalError) as exc:
+        except (IntegrityError, OperationalError, _FriendRace) as exc:
             # A concurrent delivery of the same event or friend won the race (the retry's
             # pre-selects see its rows as duplicates), or the database broke a deadlock.
             if attempt == 3 or isinstance(exc, OperationalError) and not _is_deadlock(exc):
@@ -132,6 +132,10 @@ def handle_line_webhook(svc, body: bytes) -> WebhookResult:
     followups.enqueue_followups(svc, outbox)
     svc.live.publish_many(result.live)
     return result
+
+
+class _FriendRace(Exception):
+    pass
 
 
 def _is_deadlock(exc: OperationalError) -> bool:
@@ -214,6 +218,8 @@ class _Batch:
                 self.friends[r.line_user_id] = r.id
                 self.followup("profile", f"{r.line_user_id}:{first_seen[r.line_user_id]:%Y%m%d}",
                               new=True)
+            if len(self.friends) < len(missing):
+                raise _FriendRace()  # made by a transaction this one cannot see yet: retry
         now = utcnow()
         for uid, r in known.items():
             self.friends[uid] = r.id

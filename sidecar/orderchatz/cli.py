@@ -79,7 +79,7 @@ def cmd_serve(args) -> None:
 def cmd_worker(args) -> None:
     import threading
 
-    from rq import Worker
+    from rq import SimpleWorker
 
     from . import jobs
     from .services import Services
@@ -95,9 +95,20 @@ def cmd_worker(args) -> None:
         jobs.sweep(svc)
     except Exception:  # noqa: BLE001 - Redis may still be starting; the sweeper retries
         logging.getLogger(__name__).warning("initial sweep failed; will retry")
-    worker = Worker([svc.queue], connection=svc.redis)
+    # Jobs run in this process (no fork per job): a fork while the sweeper or checkpoint thread
+    # holds a lock (ours, SQLite's, a pooled connection) left work horses hanging until their
+    # timeout. A job's own timeout still applies (SIGALRM in this main thread).
+    import redis
     try:
-        worker.work(with_scheduler=True, burst=args.burst, logging_level="INFO")
+        while True:
+            try:
+                SimpleWorker([svc.queue], connection=svc.redis).work(
+                    with_scheduler=True, burst=args.burst, logging_level="INFO")
+                break
+            except redis.ConnectionError as exc:
+                # Redis not up yet, or gone: wait for it (the web app keeps storing meanwhile).
+                logging.getLogger(__name__).warning("Redis unreachable (%s); retrying in 5 s", exc)
+                time.sleep(5)
     finally:
         stop.set()
 

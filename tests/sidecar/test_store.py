@@ -77,3 +77,44 @@ def test_short_lived_processes_keep_sqlite_checkpoints(sqlite_url):
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
     store.dispose()
+
+
+def _child_writes(store: Store) -> None:
+    with store.session() as s:
+        s.execute(text("INSERT INTO tags (name, created_at) VALUES ('from the child', '2026-01-01')"))
+
+
+def test_a_forked_child_is_not_stuck_on_a_lock_a_parent_thread_held(database_url):
+    # RQ forks a work horse per job while the worker's sweeper or checkpoint thread may be inside
+    # a transaction: the child must neither hang on that thread's lock nor reuse the parent's
+    # pooled connections.
+    import threading
+
+    store = Store(database_url)
+    with store.session() as s:  # a pooled connection the child must not share
+        s.execute(text("SELECT 1"))
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.session() as s:
+            s.execute(text("SELECT 1"))
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(10)
+    child = multiprocessing.get_context("fork").Process(target=_child_writes, args=(store,))
+    child.start()
+    time.sleep(0.2)
+    release.set()
+    holder.join(10)
+    child.join(20)
+    try:
+        assert child.exitcode == 0
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Tag).where(Tag.name == "from the child")) == 1
+    finally:
+        if child.is_alive():
+            child.kill()
+        store.dispose()

@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
@@ -109,6 +110,11 @@ class SQLiteWriterLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._thread.release()
 
+    def reset_after_fork(self) -> None:
+        # The child has one thread: a lock another thread held at the fork would never be released.
+        self._thread = threading.RLock()
+        self._depth = 0
+
     def _file(self) -> int:
         # A descriptor per process: one inherited over fork would share the parent's lock.
         if self._pid != os.getpid():
@@ -137,6 +143,8 @@ class Store:
                     dbapi_conn.execute("PRAGMA wal_autocheckpoint=0").close()
         else:
             self._lock = nullcontext()
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(me))
 
     def start_checkpointer(self, interval: float = 1.0) -> None:
         """For long-lived processes on a SQLite file: WAL checkpoints in a background thread.
@@ -186,3 +194,14 @@ class Store:
         if self._checkpoints is not None:
             self._checkpoints.set()
         self.engine.dispose()
+
+
+def _after_fork(ref: weakref.ref) -> None:
+    """In a forked child (RQ runs each job in one): the parent's pooled connections and locks
+    held by threads that did not come along must not be used."""
+    store = ref()
+    if store is None:
+        return
+    if isinstance(store._lock, SQLiteWriterLock):
+        store._lock.reset_after_fork()
+    store.engine.dispose(close=False)  # new connections in the child; the parent's stay its own

@@ -214,24 +214,80 @@ def test_deeply_nested_and_chunked_oversized_bodies(client, svc):
     assert resp.status_code == 413
 
 
-def test_a_value_the_store_refuses_costs_only_its_own_event(client, svc, line_emulator):
-    # PostgreSQL refuses NUL in text: the delivery's bulk insert fails, the delivery is recorded
-    # again event by event, and only that event ends up invalid (SQLite keeps NUL as is).
-    events = [line_emulator.text_event(USER, "第一則"), line_emulator.text_event(USER, "壞\x00的"),
-              line_emulator.text_event(USER, "第三則")]
+def test_characters_no_store_can_keep_are_replaced_the_same_everywhere(client, svc, line_emulator):
+    # NUL (PostgreSQL refuses it) and lone UTF-16 surrogates (not encodable) arrive as JSON
+    # escapes; they become U+FFFD on every store instead of failing the delivery (a 500 or 503
+    # that every redelivery would repeat). A real emoji pair stays an emoji.
+    events = [line_emulator.text_event(USER, "第一則"), line_emulator.text_event(USER, "壞\x00的\ud800"),
+              line_emulator.text_event(USER, "🤨"), {"type": "fol\x00low", "webhookEventId": "E\x00\udc00"}]
+    events[1]["message"]["id"] += "\x00"
+    body = json.dumps({"destination": "U" + "0" * 32, "events": events}).encode()
+    assert b"\\u0000" in body and b"\\ud800" in body
+    resp = post(client, body, line_emulator.sign(body))
+    assert resp.status_code == 200, resp.json
+    assert (resp.json["stored"], resp.json["unsupported"], resp.json["invalid"]) == (3, 1, 0)
+    assert [m.text for m in messages(svc)] == ["第一則", "壞\ufffd的\ufffd", "🤨"]
+    with svc.store.session() as s:
+        assert set(s.scalars(select(WebhookEvent.webhook_event_id))) >= {"E\ufffd\ufffd"}
+    assert post(client, body, line_emulator.sign(body)).json["duplicates"] == 4  # redelivery
+
+
+def test_a_value_the_store_refuses_costs_only_its_own_event(client, svc, line_emulator, monkeypatch):
+    # When the database refuses a value in the delivery's bulk insert, the delivery is recorded
+    # again event by event, and only that event ends up invalid (kept raw).
+    from sqlalchemy.exc import DataError
+
+    from orderchatz.domain import inbox
+    write = inbox._Batch.write_messages
+
+    def refusing(batch):
+        if any(row["text"] == "壞的" for _, row in batch.pending):
+            batch.pending = []
+            raise DataError("INSERT INTO messages …", {}, Exception("value refused"))
+        write(batch)
+
+    monkeypatch.setattr(inbox._Batch, "write_messages", refusing)
+    events = [line_emulator.text_event(USER, "第一則"), line_emulator.text_event(USER, "壞的"),
+              line_emulator.follow_event(USER), line_emulator.text_event(USER, "第三則")]
     resp = deliver(client, line_emulator, events)
     assert resp.status_code == 200
-    refused = svc.store.dialect == "postgresql"
-    assert resp.json["stored"] == (2 if refused else 3)
-    assert resp.json["invalid"] == (1 if refused else 0)
-    texts = [m.text for m in messages(svc)]
-    assert texts == (["第一則", "第三則"] if refused else ["第一則", "壞\x00的", "第三則"])
-    assert count(svc, WebhookEvent) == 3  # the refused one is kept raw
-    assert count(svc, WebhookEvent, WebhookEvent.status == "invalid") == (1 if refused else 0)
+    assert (resp.json["stored"], resp.json["invalid"]) == (3, 1)
+    assert [(m.type, m.text) for m in messages(svc)] == [
+        ("text", "第一則"), ("follow", "followed"), ("text", "第三則")]
+    assert count(svc, WebhookEvent) == 4
+    assert count(svc, WebhookEvent, WebhookEvent.status == "invalid") == 1
     with svc.store.session() as s:
         friend = s.scalar(select(Friend))
-    assert friend.unread_count == len(texts)
+    assert friend.unread_count == 2
     assert friend.last_message_preview == "第三則"
+
+
+def test_odd_deliveries(client, svc, line_emulator):
+    # Items that are not objects are kept raw as invalid; a timestamp from the future counts as
+    # now (it would pin its friend atop the list); an unsend names only its sender's messages.
+    other = "U" + "7c" * 16
+    mine = line_emulator.text_event(USER, "我的訊息")
+    future = line_emulator.text_event(other, "來自未來")
+    future["timestamp"] = 253402300799000
+    resp = deliver(client, line_emulator, [1, "x", None, [], mine, future,
+                                           line_emulator.unsend_event(other, mine["message"]["id"])])
+    assert resp.status_code == 200
+    assert (resp.json["stored"], resp.json["invalid"]) == (3, 4)
+    assert count(svc, WebhookEvent, WebhookEvent.status == "invalid") == 4
+    rows = messages(svc)
+    assert [(m.text, m.unsent_at) for m in rows] == [("我的訊息", None), ("來自未來", None)]
+    assert rows[1].created_at.year == rows[0].created_at.year < 9999
+
+
+def test_a_delivery_with_more_events_than_one_statement_can_name(client, svc, line_emulator):
+    # Drivers cap the parameters of one statement (SQLite 32,766, psycopg 65,535); LINE never
+    # sends this many, but a body under the size limit can, and must not fail on every retry.
+    events = [{"n": i} for i in range(66_000)]  # no type: unsupported, each its own hash key
+    body = json.dumps({"events": events}, separators=(",", ":")).encode()
+    resp = post(client, body, line_emulator.sign(body))
+    assert resp.status_code == 200
+    assert resp.json["unsupported"] == 66_000
+    assert count(svc, WebhookEvent) == 66_000
 
 
 def test_events_of_one_delivery_apply_in_order(client, svc, line_emulator):
@@ -269,3 +325,21 @@ def test_concurrent_deliveries_for_one_friend_lose_no_count(svc, line_emulator):
         friend = s.scalar(select(Friend))
     assert friend.unread_count == 41
     assert count(svc, Message) == 41
+
+
+def test_deliveries_naming_friends_in_opposite_orders_do_not_deadlock(svc, line_emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orderchatz.domain.inbox import handle_line_webhook
+    users = ["U" + f"{i:02d}" * 16 for i in range(10)]
+    handle_line_webhook(svc, line_emulator.webhook_body([line_emulator.follow_event(u) for u in users]))
+
+    def send(order):
+        return [handle_line_webhook(svc, line_emulator.webhook_body(
+            [line_emulator.text_event(u, "嗨") for u in order])).stored for _ in range(15)]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        stored = list(pool.map(send, [users, users[::-1]]))
+    assert stored == [[10] * 15, [10] * 15]
+    with svc.store.session() as s:
+        assert set(s.scalars(select(Friend.unread_count))) == {30}

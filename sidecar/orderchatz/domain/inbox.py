@@ -63,8 +63,8 @@ def _is_verify_dummy(event: dict) -> bool:
     return bool(token) and (set(token) == {"0"} or set(token) == {"f"})
 
 
-def _event_key(event: dict) -> str:
-    key = event.get("webhookEventId")
+def _event_key(event) -> str:
+    key = event.get("webhookEventId") if isinstance(event, dict) else None
     if isinstance(key, str) and key:
         return key[:64]
     # Very old deliveries had no id; a content hash still makes exact duplicates collide.
@@ -73,10 +73,13 @@ def _event_key(event: dict) -> str:
 
 
 def _event_time(event: dict) -> datetime:
+    now = utcnow()
     try:
-        return datetime.fromtimestamp(int(event["timestamp"]) / 1000, tz=timezone.utc)
+        at = datetime.fromtimestamp(int(event["timestamp"]) / 1000, tz=timezone.utc)
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
-        return utcnow()
+        return now
+    # LINE stamps events itself; one from the future would pin its friend atop the list for good.
+    return now if at > now + timedelta(minutes=5) else at
 
 
 LINE_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
@@ -101,6 +104,23 @@ def _text(value, limit: int, *, required: bool = False) -> str | None:
     return value[:limit]
 
 
+# JSON escapes no store can keep: NUL (PostgreSQL refuses it) and a lone UTF-16 surrogate
+# (not encodable as UTF-8). A pair like \ud83e\udd28 also matches; json.loads joins those.
+_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_UNSTORABLE_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value):
+    """`value` with NUL and lone surrogates replaced by U+FFFD, in every string it holds."""
+    if isinstance(value, str):
+        return _UNSTORABLE_CHARS.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    return value
+
+
 def parse_body(body: bytes) -> list:
     try:
         data = json.loads(body)
@@ -108,7 +128,8 @@ def parse_body(body: bytes) -> list:
         raise BadWebhookBody(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise BadWebhookBody("body must be an object with an `events` array")
-    return data["events"]
+    events = data["events"]
+    return _storable(events) if _UNSTORABLE.search(body) else events
 
 
 def handle_line_webhook(svc, body: bytes) -> WebhookResult:
@@ -159,10 +180,21 @@ def _where_in(column, *selected):
     return select(*selected).where(column.in_(bindparam("keys", expanding=True)))
 
 
+def _select_in(conn, stmt, keys) -> list:
+    """`stmt` for every key, 1,000 at a time (drivers cap the parameters of one statement)."""
+    keys = list(keys)
+    return [row for i in range(0, len(keys), 1000)
+            for row in conn.execute(stmt, {"keys": keys[i:i + 1000]})]
+
+
 # Built once: a delivery runs these with new values only (no statement building per request).
 _SEEN_EVENTS = _where_in(_W.webhook_event_id, _W.webhook_event_id)
 _KNOWN_MESSAGES = _where_in(_M.line_message_id, _M.line_message_id)
-_FRIEND_ROWS = _where_in(_F.line_user_id, _F.id, _F.line_user_id, _F.created_at, _F.profile_refreshed_at)
+# Locks the delivery's known friends up front, in one order for every delivery, so deliveries
+# naming the same friends in another order wait for each other instead of deadlocking
+# (PostgreSQL: FOR NO KEY UPDATE, which leaves message inserts' foreign-key checks alone).
+_FRIEND_ROWS = (_where_in(_F.line_user_id, _F.id, _F.line_user_id, _F.created_at, _F.profile_refreshed_at)
+                .order_by(_F.line_user_id).with_for_update(key_share=True))
 _FRIEND_STATE = _where_in(_F.line_user_id, _F.line_user_id, _F.unread_count, _F.blocked)
 _KNOWN_FOLLOWUPS = select(_O.job, _O.ref).where(
     tuple_(_O.job, _O.ref).in_(bindparam("keys", expanding=True)))
@@ -207,14 +239,14 @@ class _Batch:
         in the same order and never deadlock); profiles are fetched for new and stale friends."""
         if not first_seen:
             return
-        known = {r.line_user_id: r for r in self.c.execute(_FRIEND_ROWS, {"keys": list(first_seen)})}
+        known = {r.line_user_id: r for r in _select_in(self.c, _FRIEND_ROWS, sorted(first_seen))}
         missing = sorted(set(first_seen) - set(known))
         if missing:
             self.c.execute(_insert_ignoring_conflicts(self.c.dialect.name), [
                 {"line_user_id": uid, "display_name": "", "last_activity_at": first_seen[uid],
                  "followed_at": first_seen[uid], "unread_count": 0, "blocked": False,
                  "last_message_preview": "", "created_at": utcnow()} for uid in missing])
-            for r in self.c.execute(_FRIEND_ROWS, {"keys": missing}):
+            for r in _select_in(self.c, _FRIEND_ROWS, missing):
                 self.friends[r.line_user_id] = r.id
                 self.followup("profile", f"{r.line_user_id}:{first_seen[r.line_user_id]:%Y%m%d}",
                               new=True)
@@ -279,7 +311,7 @@ class _Batch:
         wanted = list(dict.fromkeys((job, ref) for job, ref, _ in self.wanted))
         check = {(job, ref) for job, ref, new in self.wanted if not new}
         if check:
-            known = {tuple(r) for r in self.c.execute(_KNOWN_FOLLOWUPS, {"keys": sorted(check)})}
+            known = {tuple(r) for r in _select_in(self.c, _KNOWN_FOLLOWUPS, sorted(check))}
             wanted = [w for w in wanted if w not in known]
         rows = [{"job": job, "ref": ref, "created_at": utcnow()} for job, ref in wanted]
         return [Followup(i, job, ref) for i, (job, ref)
@@ -299,39 +331,34 @@ def _record(svc, events: list, *, careful: bool) -> tuple[WebhookResult, list[Fo
         batch = _Batch(s, result, careful)
         keyed = []
         for event in events:
-            if not isinstance(event, dict):
-                result.invalid += 1
-                continue
-            if _is_verify_dummy(event):
+            if isinstance(event, dict) and _is_verify_dummy(event):
                 result.skipped += 1
                 continue
             keyed.append((_event_key(event), event))
         keys = [k for k, _ in keyed]
-        seen = set(batch.c.execute(_SEEN_EVENTS, {"keys": keys}).scalars()) if keys else set()
+        rows: list[dict] = []  # webhook_events
+        seen = {r[0] for r in _select_in(batch.c, _SEEN_EVENTS, keys)}
         fresh = []
         for key, event in keyed:
             if key in seen:
                 result.duplicates += 1
-            else:
-                seen.add(key)
+            elif isinstance(event, dict):
                 fresh.append((key, event))
+            else:  # not even an object: kept raw, nothing else to do
+                rows.append(_event_row(key, event, "invalid"))
+            seen.add(key)
         line_ids = {m["id"] for _, e in fresh if e.get("type") == "message"
                     and isinstance(m := e.get("message"), dict) and isinstance(m.get("id"), str)}
         if line_ids:
-            batch.message_ids.update(batch.c.execute(_KNOWN_MESSAGES, {"keys": list(line_ids)}).scalars())
+            batch.message_ids.update(r[0] for r in _select_in(batch.c, _KNOWN_MESSAGES, line_ids))
         first_seen: dict[str, datetime] = {}
         for _, e in fresh:
             if uid := _user_id(e):
                 at = _event_time(e)
                 first_seen[uid] = min(first_seen.get(uid, at), at)
         batch.ensure_friends(first_seen)
-        rows = []
         for key, event in fresh:
-            context = event.get("deliveryContext")
-            rows.append({"webhook_event_id": key, "event_type": str(event.get("type", ""))[:40],
-                         "line_user_id": _user_id(event), "raw": json.dumps(event, ensure_ascii=False),
-                         "redelivery": isinstance(context, dict) and bool(context.get("isRedelivery")),
-                         "status": _apply_safely(batch, key, event), "received_at": utcnow()})
+            rows.append(_event_row(key, event, _apply_safely(batch, key, event)))
         batch.write_messages()
         if rows:
             batch.c.execute(WebhookEvent.__table__.insert(), rows)
@@ -344,10 +371,20 @@ def _record(svc, events: list, *, careful: bool) -> tuple[WebhookResult, list[Fo
                 result.stored += 1
         outbox = batch.write_followups()
         if batch.touched:
-            for uid, unread, blocked in batch.c.execute(_FRIEND_STATE, {"keys": sorted(batch.touched)}):
+            for uid, unread, blocked in _select_in(batch.c, _FRIEND_STATE, sorted(batch.touched)):
                 result.live.append({"type": "friend.updated", "line_user_id": uid,
                                     "unread_count": unread, "blocked": bool(blocked)})
     return result, outbox
+
+
+def _event_row(key: str, event, status: str) -> dict:
+    """The `webhook_events` row: the event as received, and what became of it."""
+    obj = event if isinstance(event, dict) else {}
+    context = obj.get("deliveryContext")
+    return {"webhook_event_id": key, "event_type": str(obj.get("type", ""))[:40],
+            "line_user_id": _user_id(obj), "raw": json.dumps(event, ensure_ascii=False),
+            "redelivery": isinstance(context, dict) and bool(context.get("isRedelivery")),
+            "status": status, "received_at": utcnow()}
 
 
 def _apply_safely(batch: _Batch, key: str, event: dict) -> str:
@@ -451,9 +488,10 @@ def _on_unfollow(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
 
 def _on_unsend(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
     line_id = _text(event["unsend"]["messageId"], 64, required=True)
-    row = batch.s.scalar(select(Message).where(Message.line_message_id == line_id))
+    row = batch.s.scalar(select(Message).where(Message.line_message_id == line_id,
+                                               Message.friend_id == batch.friends[user_id]))
     if row is None:
-        return "processed"  # unsent before we ever saw it; nothing to hide
+        return "processed"  # unsent before we ever saw it (or not this friend's): nothing to hide
     row.unsent_at = at
     friend = batch.friend(user_id)
     newest = batch.s.scalar(select(func.max(Message.id)).where(Message.friend_id == friend.id))

@@ -1,6 +1,8 @@
 """POST /line/webhook: verify the signature over the raw bytes, store, answer fast."""
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
@@ -10,6 +12,7 @@ from .auth import services
 from .errors import error_response
 
 bp = Blueprint("line_webhook", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.post("/line/webhook")
@@ -27,8 +30,10 @@ def line_webhook():
         result = handle_line_webhook(svc, body)
     except BadWebhookBody as exc:
         return error_response(400, "malformed_body", str(exc))
-    except DBAPIError:
+    except DBAPIError as exc:
         # Nothing was committed; LINE redelivers on a non-2xx answer when redelivery is on.
+        log.warning("webhook answered 503, nothing stored: %s: %s", exc.orig.__class__.__name__,
+                    str(exc.orig).splitlines()[0][:200] if str(exc.orig) else "")
         return error_response(503, "store_unavailable", "the database is unavailable; retry later")
     return jsonify({"received": result.received, "stored": result.stored,
                     "duplicates": result.duplicates, "unsupported": result.unsupported,

@@ -44,6 +44,10 @@ ensure_redis
 ensure_mariadb
 INSTANCE="${ORDERCHATZ_INSTANCE_DIR:-$ROOT/instance}"
 DB_NAME="${ORDERCHATZ_DEMO_DB_NAME:-orderchatz_demo}"
+args=("$@")
+for i in "${!args[@]}"; do  # --db-name given as an argument wins, here as in demo.py
+    if [ "${args[$i]}" = "--db-name" ] && [ -n "${args[$((i + 1))]:-}" ]; then DB_NAME="${args[$((i + 1))]}"; fi
+done
 mariadb_demo_login "$DB_NAME" "$INSTANCE/demo-db.env"
 log "starting the local demo (WordPress + sidecar sandbox); Ctrl-C stops it"
 exec python "$ROOT/scripts/demo.py" --bind "$BIND" --db-name "$DB_NAME" "$@"

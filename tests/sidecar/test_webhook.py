@@ -292,10 +292,11 @@ def test_a_delivery_with_more_events_than_one_statement_can_name(client, svc, li
 
 def test_events_of_one_delivery_apply_in_order(client, svc, line_emulator):
     # A message and its unsend in the same delivery: the unsend must find the message.
+    follow = line_emulator.follow_event(USER)  # made in delivery order: timestamps ascend
     text = line_emulator.text_event(USER, "打錯了")
+    unsend = line_emulator.unsend_event(USER, text["message"]["id"])
     later = line_emulator.text_event(USER, "這才對")
-    events = [line_emulator.follow_event(USER), text,
-              line_emulator.unsend_event(USER, text["message"]["id"]), later]
+    events = [follow, text, unsend, later]
     assert deliver(client, line_emulator, events).json["stored"] == 4
     with svc.store.session() as s:
         friend = s.scalar(select(Friend))
@@ -343,3 +344,32 @@ def test_deliveries_naming_friends_in_opposite_orders_do_not_deadlock(svc, line_
     assert stored == [[10] * 15, [10] * 15]
     with svc.store.session() as s:
         assert set(s.scalars(select(Friend.unread_count))) == {30}
+
+
+def test_second_review_findings(client, svc, line_emulator):
+    # A message id longer than the column is invalid (cut, it would never match its duplicate
+    # and every redelivery would fail); deep nesting next to an unstorable character is fine; a
+    # user id with a final newline is not LINE's; ignored and unknown events make no friend.
+    long_id = line_emulator.text_event(USER, "長編號")
+    long_id["message"]["id"] = "9" * 70
+    assert deliver(client, line_emulator, [long_id]).json["invalid"] == 1
+    again = dict(long_id, webhookEventId=long_id["webhookEventId"] + "b")
+    resp = deliver(client, line_emulator, [line_emulator.text_event(USER, "GOOD"), again])
+    assert resp.status_code == 200 and (resp.json["stored"], resp.json["invalid"]) == (1, 1)
+
+    deep = line_emulator.text_event(USER, "深")
+    deep["junk"] = "PH"
+    body = json.dumps({"events": [line_emulator.text_event(USER, "innocent"), deep]})
+    body = body.replace('"PH"', "[" * 600 + '"\\ud800"' + "]" * 600).encode()
+    assert post(client, body, line_emulator.sign(body)).json["stored"] == 2
+
+    newline = line_emulator.text_event(USER, "換行")
+    newline["source"]["userId"] = "U" + "a" * 32 + "\n"
+    stranger = "U" + "e" * 32
+    resp = deliver(client, line_emulator, [newline, {"type": "videoPlayComplete", "source": {
+        "type": "user", "userId": stranger}, "webhookEventId": "V1"}, {"type": "someFutureEvent",
+        "source": {"type": "user", "userId": stranger}, "webhookEventId": "V2"}])
+    assert resp.json["invalid"] == 1
+    with svc.store.session() as s:
+        assert list(s.scalars(select(Friend.line_user_id))) == [USER]
+    assert [m.text for m in messages(svc)] == ["GOOD", "innocent", "深"]

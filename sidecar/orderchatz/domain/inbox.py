@@ -82,7 +82,7 @@ def _event_time(event: dict) -> datetime:
     return now if at > now + timedelta(minutes=5) else at
 
 
-LINE_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
+LINE_USER_ID = re.compile(r"U[0-9a-f]{32}")  # fullmatch: `$` would let a final newline in
 
 
 def _user_id(event: dict) -> str | None:
@@ -90,7 +90,7 @@ def _user_id(event: dict) -> str | None:
     source = event.get("source")
     if isinstance(source, dict) and source.get("type") == "user":
         uid = source.get("userId")
-        if isinstance(uid, str) and LINE_USER_ID.match(uid):
+        if isinstance(uid, str) and LINE_USER_ID.fullmatch(uid):
             return uid
     return None
 
@@ -111,14 +111,24 @@ _UNSTORABLE_CHARS = re.compile("[\x00\ud800-\udfff]")
 
 
 def _storable(value):
-    """`value` with NUL and lone surrogates replaced by U+FFFD, in every string it holds."""
-    if isinstance(value, str):
-        return _UNSTORABLE_CHARS.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    return value
+    """`value` with NUL and lone surrogates replaced by U+FFFD in every string it holds, keys
+    included. Without recursion: the parser accepts deeper nesting than Python's stack."""
+    def clean(v):
+        return _UNSTORABLE_CHARS.sub("\ufffd", v) if isinstance(v, str) else v
+
+    root = [value]
+    todo = [(root, 0)]
+    while todo:
+        parent, slot = todo.pop()
+        item = parent[slot]
+        if isinstance(item, dict):
+            item = parent[slot] = {clean(k): v for k, v in item.items()}
+            todo.extend((item, k) for k in item)
+        elif isinstance(item, list):
+            todo.extend((item, i) for i in range(len(item)))
+        else:
+            parent[slot] = clean(item)
+    return root[0]
 
 
 def parse_body(body: bytes) -> list:
@@ -352,8 +362,8 @@ def _record(svc, events: list, *, careful: bool) -> tuple[WebhookResult, list[Fo
         if line_ids:
             batch.message_ids.update(r[0] for r in _select_in(batch.c, _KNOWN_MESSAGES, line_ids))
         first_seen: dict[str, datetime] = {}
-        for _, e in fresh:
-            if uid := _user_id(e):
+        for _, e in fresh:  # senders of events the inbox acts on (not ignored or unknown types)
+            if e.get("type") in _HANDLERS and (uid := _user_id(e)):
                 at = _event_time(e)
                 first_seen[uid] = min(first_seen.get(uid, at), at)
         batch.ensure_friends(first_seen)
@@ -430,7 +440,9 @@ def _on_message(batch: _Batch, event: dict, user_id: str, at: datetime) -> str:
     if not isinstance(msg, dict):
         raise TypeError("message must be an object")
     mtype = _text(msg.get("type"), 24, required=True)
-    line_id = _text(msg["id"], 64, required=True)
+    line_id = _text(msg["id"], 1000, required=True)
+    if len(line_id) > 64:  # LINE's are ~18 digits; cut, it would no longer match its duplicate
+        raise ValueError("message id longer than 64 characters")
     supported = mtype in MESSAGE_TYPES
     provider = (msg.get("contentProvider") or {}).get("type", "line")
     row = {

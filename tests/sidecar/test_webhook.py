@@ -373,3 +373,12 @@ def test_second_review_findings(client, svc, line_emulator):
     with svc.store.session() as s:
         assert list(s.scalars(select(Friend.line_user_id))) == [USER]
     assert [m.text for m in messages(svc)] == ["GOOD", "innocent", "深"]
+
+
+def test_a_huge_number_costs_only_its_event(client, svc, line_emulator):
+    bad = line_emulator.text_event(USER, "巨大數字")
+    bad["message"]["id"] = "HUGE"
+    body = json.dumps({"events": [line_emulator.text_event(USER, "正常"), bad]})
+    body = body.replace('"HUGE"', "7" + "0" * 5000).encode()  # a number, not a string: invalid
+    resp = post(client, body, line_emulator.sign(body))
+    assert resp.status_code == 200 and (resp.json["stored"], resp.json["invalid"]) == (1, 1)

@@ -14,6 +14,7 @@ event, each in a savepoint, so only that event ends up `invalid`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -295,8 +296,9 @@ class _Batch:
         self.touched, self.message_ids = touched, message_ids
 
     def add_message(self, user_id: str, row: dict) -> None:
+        row = {**row, "friend_id": self.friends[user_id]}
         self.message_ids.add(row["line_message_id"])
-        self.pending.append((user_id, {**row, "friend_id": self.friends[user_id]}))
+        self.pending.append((user_id, row))
         if self.careful:
             self.write_messages()
 
@@ -334,6 +336,7 @@ class _Batch:
                 in zip(_insert_ids(self.c, Outbox.__table__, rows), wanted)]
 
 
+@functools.cache
 def _insert_ignoring_conflicts(dialect: str):
     if dialect in ("postgresql", "sqlite"):
         insert_ = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
@@ -406,12 +409,14 @@ def _event_row(key: str, event, status: str) -> dict:
 def _apply_safely(batch: _Batch, key: str, event: dict) -> str:
     """One event's status. Messages wait for the delivery's bulk insert (written at once when
     `careful`); any other event runs now, in delivery order, in a savepoint of its own."""
-    message = event.get("type") == "message"
-    if not message or batch.careful:
+    deferred = event.get("type") == "message" and not batch.careful
+    if not deferred:
         batch.write_messages()  # what came before this event is written before it
-    mark = batch.mark()
+    # A deferred message changes the batch only once it is valid, as its very last step; the
+    # rest may have to be undone (copying the batch's sets per message would be quadratic).
+    mark = None if deferred else batch.mark()
     try:
-        if message and not batch.careful:
+        if deferred:
             return _apply(batch, event)
         with batch.s.begin_nested():
             return _apply(batch, event)
@@ -420,7 +425,8 @@ def _apply_safely(batch: _Batch, key: str, event: dict) -> str:
             raise  # the database itself is failing: nothing of the delivery is kept
         # One malformed event (a value the store cannot hold included) must not cost the
         # delivery's other events: it is kept raw, marked invalid.
-        batch.rollback_to(mark)
+        if mark is not None:
+            batch.rollback_to(mark)
         log.warning("webhook event %s recorded as invalid: %s", key, exc.__class__.__name__)
         return "invalid"
 

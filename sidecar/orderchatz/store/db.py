@@ -91,8 +91,7 @@ class SQLiteWriterLock:
         self._path = path  # None: an in-memory database, private to this process
         self._thread = threading.RLock()
         self._depth = 0
-        self._fd: int | None = None
-        self._pid = 0
+        self._fd: int | None = None  # this process's own descriptor (see reset_after_fork)
 
     def __enter__(self) -> None:
         self._thread.acquire()
@@ -111,15 +110,17 @@ class SQLiteWriterLock:
         self._thread.release()
 
     def reset_after_fork(self) -> None:
-        # The child has one thread: a lock another thread held at the fork would never be released.
+        # The child has one thread: a lock another thread held at the fork would never be
+        # released. And an inherited descriptor shares the parent's flock: the child opens its own.
         self._thread = threading.RLock()
         self._depth = 0
+        if self._fd is not None:
+            os.close(self._fd)  # the parent keeps its lock: it holds its own copy
+            self._fd = None
 
     def _file(self) -> int:
-        # A descriptor per process: one inherited over fork would share the parent's lock.
-        if self._pid != os.getpid():
+        if self._fd is None:
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._pid = os.getpid()
         return self._fd
 
 
@@ -143,8 +144,7 @@ class Store:
                     dbapi_conn.execute("PRAGMA wal_autocheckpoint=0").close()
         else:
             self._lock = nullcontext()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _after_fork(me))
+        _STORES.add(self)
 
     def start_checkpointer(self, interval: float = 1.0) -> None:
         """For long-lived processes on a SQLite file: WAL checkpoints in a background thread.
@@ -196,12 +196,16 @@ class Store:
         self.engine.dispose()
 
 
-def _after_fork(ref: weakref.ref) -> None:
-    """In a forked child (RQ runs each job in one): the parent's pooled connections and locks
-    held by threads that did not come along must not be used."""
-    store = ref()
-    if store is None:
-        return
-    if isinstance(store._lock, SQLiteWriterLock):
-        store._lock.reset_after_fork()
-    store.engine.dispose(close=False)  # new connections in the child; the parent's stay its own
+_STORES: "weakref.WeakSet[Store]" = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """In a forked child (RQ's scheduler, anything else that forks): the parent's pooled
+    connections and locks held by threads that did not come along must not be used."""
+    for store in list(_STORES):
+        if isinstance(store._lock, SQLiteWriterLock):
+            store._lock.reset_after_fork()
+        store.engine.dispose(close=False)  # new connections in the child; the parent's stay its own
+
+
+os.register_at_fork(after_in_child=_after_fork)

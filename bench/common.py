@@ -181,6 +181,21 @@ def pg_drop(name: str) -> None:
         admin.dispose()
 
 
+@contextmanager
+def fresh_store(db: str, name: str) -> Iterator[str]:
+    """A flushed Redis and a new migrated store ("sqlite": BENCH_DIR/<name>.sqlite3, else a
+    throwaway PostgreSQL database, dropped afterwards); yields its URL."""
+    flush_redis()
+    if db == "sqlite":
+        yield fresh_sqlite(BENCH_DIR / f"{name}.sqlite3")
+        return
+    pg_name, url = pg_create()
+    try:
+        yield url
+    finally:
+        pg_drop(pg_name)
+
+
 def column_values(url: str, sql: str) -> list:
     import sqlalchemy as sa
     engine = sa.create_engine(url)

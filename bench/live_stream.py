@@ -123,17 +123,11 @@ async def scenario(base: str, *, samples: int, panels: int, background_rate: flo
 
 
 def run(db: str, *, quick: bool) -> dict:
-    common.flush_redis()
-    pg_name = None
-    if db == "sqlite":
-        url = common.fresh_sqlite(common.BENCH_DIR / "live.sqlite3")
-    else:
-        pg_name, url = common.pg_create()
     factory = EventFactory()
     samples = 40 if quick else 300
     panels = 3 if quick else 5
     out = {"db": db, "panels": panels, "samples": samples, "scenarios": []}
-    try:
+    with common.fresh_store(db, "live") as url:
         with common.line_emulator() as emu, \
                 common.Sidecar(url, line_api_base=emu.base_url, log_name=f"live-{db}") as sidecar:
             for label, rate in (("idle", 0.0), ("with 100 deliveries/s background", 100.0)):
@@ -150,9 +144,6 @@ def run(db: str, *, quick: bool) -> dict:
                 print(f"[{db}] {label}: slowest of {panels} panels {slow.line()}; every panel "
                       f"p95={every.p95:.1f}ms; missed {res['misses']} -> {verdict(ok)} "
                       f"(target p95 <= {TARGET_P95_MS:.0f} ms); load {load}")
-    finally:
-        if pg_name:
-            common.pg_drop(pg_name)
     return out
 
 

@@ -142,17 +142,11 @@ def redeliver_failed(url: str, bodies: list[bytes], attempts: int = 5) -> dict:
 
 def run_on(db: str, *, quick: bool, rate: float, seconds: float, bodies10: int,
            concurrency: int, workers: int = 2) -> dict:
-    common.flush_redis()
-    pg_name = None
-    if db == "sqlite":
-        url = common.fresh_sqlite(common.BENCH_DIR / "webhook.sqlite3")
-    else:
-        pg_name, url = common.pg_create()
     factory = EventFactory()
     users = [factory.user(i) for i in range(2000)]
     rng = random.Random(7)
     unique_events = 0
-    try:
+    with common.fresh_store(db, "webhook") as url:
         with common.line_emulator() as emu, \
                 common.Sidecar(url, line_api_base=emu.base_url, workers=workers,
                                log_name=f"webhook-{db}") as sidecar:
@@ -208,9 +202,6 @@ def run_on(db: str, *, quick: bool, rate: float, seconds: float, bodies10: int,
                 url, "SELECT status || '=' || count(*) FROM webhook_events GROUP BY status"))}
         redelivery_rows = common.count_rows(url, "webhook_events", "WHERE redelivery = true"
                                             if db == "postgresql" else "WHERE redelivery = 1")
-    finally:
-        if pg_name:
-            common.pg_drop(pg_name)
 
     lat = Summary.of(phase1["from_schedule"])
     svc_time = Summary.of(phase1["from_send"])
@@ -277,17 +268,11 @@ def run_on(db: str, *, quick: bool, rate: float, seconds: float, bodies10: int,
 
 def sweep(db: str, rates: list[float], seconds: float, workers: int = 2) -> list[dict]:
     """Latency only, at several fixed rates: where does the p99 cross 25 ms on this machine?"""
-    common.flush_redis()
-    pg_name = None
-    if db == "sqlite":
-        url = common.fresh_sqlite(common.BENCH_DIR / "sweep.sqlite3")
-    else:
-        pg_name, url = common.pg_create()
     factory = EventFactory()
     users = [factory.user(i) for i in range(300)]
     rng = random.Random(11)
     out = []
-    try:
+    with common.fresh_store(db, "sweep") as url:
         with common.line_emulator() as emu, \
                 common.Sidecar(url, line_api_base=emu.base_url, workers=workers,
                                log_name=f"sweep-{db}") as sidecar:
@@ -307,9 +292,6 @@ def sweep(db: str, rates: list[float], seconds: float, workers: int = 2) -> list
                             "pass": lat.p99 <= P99_TARGET_MS})
                 print(f"[{db}, {workers} workers] sweep {rate:.0f}/s (existing friends): {lat.line()}; server CPU "
                       f"{cpu:.2f} ms/delivery; load {load} -> {verdict(lat.p99 <= P99_TARGET_MS)}")
-    finally:
-        if pg_name:
-            common.pg_drop(pg_name)
     return out
 
 

@@ -89,7 +89,5 @@ def sweep_outbox(svc, *, min_age: float = 5.0, limit: int = 500) -> int:
         return 0
     count = enqueue_followups(svc, lost)
     if count:
-        with svc.store.session() as s:
-            s.execute(update(Outbox).where(Outbox.id.in_([r.id for r in lost])).values(enqueued_at=utcnow()))
         log.warning("enqueued %d follow-up jobs Redis did not have", count)
     return count

@@ -134,12 +134,11 @@ class Outbox(Base):
     job: Mapped[str] = mapped_column(String(40))
     ref: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("job", "ref", name="uq_outbox_job_ref"),
-        Index("ix_outbox_pending", "done_at", "enqueued_at", "id"),
+        Index("ix_outbox_pending", "done_at", "id"),
     )
 
 

@@ -68,13 +68,12 @@ def upgrade() -> None:
     sa.Column('job', sa.String(length=40), nullable=False),
     sa.Column('ref', sa.String(length=128), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
-    sa.Column('enqueued_at', UTCDateTime(), nullable=True),
     sa.Column('done_at', UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('job', 'ref', name='uq_outbox_job_ref')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_pending', ['done_at', 'enqueued_at', 'id'], unique=False)
+        batch_op.create_index('ix_outbox_pending', ['done_at', 'id'], unique=False)
 
     op.create_table('sidecar_order_notes',
     sa.Column('id', sa.Integer(), nullable=False),

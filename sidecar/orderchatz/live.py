@@ -21,24 +21,13 @@ class LiveBus:
         self._breaker = breaker
         self.stream = stream
 
-    def publish(self, event: dict) -> str | None:
-        """Best effort: a Redis outage must never fail the write that caused the event.
-
-        Panels catch up by re-reading the API after a reconnect, so a dropped update is a delay,
-        not a loss."""
-        if self._breaker is not None and self._breaker.open:
-            return None
-        try:
-            return self._redis.xadd(self.stream, {"data": json.dumps(event, ensure_ascii=False)},
-                                    maxlen=RETAIN, approximate=True).decode()
-        except redis.RedisError as exc:
-            if self._breaker is not None:
-                self._breaker.tripped()
-            log.warning("live update not published: %s", exc.__class__.__name__)
-            return None
+    def publish(self, event: dict) -> None:
+        self.publish_many([event])
 
     def publish_many(self, events: list[dict]) -> None:
-        """Several updates in one Redis round trip (a webhook delivery's, say)."""
+        """Updates in one Redis round trip. Best effort: a Redis outage must never fail the write
+        that caused them; panels catch up by re-reading the API after a reconnect, so a dropped
+        update is a delay, not a loss."""
         if not events or (self._breaker is not None and self._breaker.open):
             return
         try:

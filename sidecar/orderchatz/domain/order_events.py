@@ -100,40 +100,45 @@ def _message_text(event: dict) -> str | None:
 
 
 def deliver_wp_event(svc, wp_event_id: int, *, last_attempt: bool = True) -> str:
-    with svc.store.session() as s:
-        row = s.get(WpEvent, wp_event_id)
-        if row is None or row.status not in ("received",):
-            return row.status if row else "missing"
-        event = json.loads(row.raw)
-        customer_id = event.get("customer_id") or None
-        # Whatever happens next, the customer's cached panel is out of date now.
-        customer_cache.invalidate(svc, customer_id=customer_id, email=event.get("billing_email"),
-                                  phone=event.get("billing_phone"))
-        note_id = event.get("note_id")
-        if event["type"] == "order.customer_note" and note_id is not None and s.scalar(
-                select(SidecarOrderNote.id).where(SidecarOrderNote.note_id == int(note_id))):
-            row.status = "own_note"  # written from the chat; the chat already delivered it
-            return row.status
-        friends = friends_for_customer(s, customer_id=customer_id,
-                                       email=event.get("billing_email"),
-                                       phone=event.get("billing_phone"))
-        text = _message_text(event)
-        if not friends or not text:
-            row.status = "unbound" if not friends else "empty"
-            return row.status
-        outbox = []
-        kind = "order_note" if event["type"] == "order.customer_note" else "order_status"
-        for friend in friends:
-            msg = queue_outbound_text(s, friend, text, f"wp-{row.id}-{friend.id}", kind=kind,
-                                      author="WooCommerce",
-                                      order={"id": row.order_id, "number": event.get("order_number"),
-                                             "edit_url": event.get("order_edit_url")})
-            outbox.append(followups.add_followup(s, "send", str(msg.id)))
-        row.status = "delivered"
-        row.detail = json.dumps({"friends": [f.line_user_id for f in friends]})
-        users = [(f.line_user_id, m.ref) for f, m in zip(friends, outbox)]
+    stale: dict | None = None  # the customer whose cached panel this event makes out of date
+    try:
+        with svc.store.session() as s:
+            row = s.get(WpEvent, wp_event_id)
+            if row is None or row.status not in ("received",):
+                return row.status if row else "missing"
+            event = json.loads(row.raw)
+            customer_id = event.get("customer_id") or None
+            stale = {"customer_id": customer_id, "email": event.get("billing_email"),
+                     "phone": event.get("billing_phone")}
+            note_id = event.get("note_id")
+            if event["type"] == "order.customer_note" and note_id is not None and s.scalar(
+                    select(SidecarOrderNote.id).where(SidecarOrderNote.note_id == int(note_id))):
+                row.status = "own_note"  # written from the chat; the chat already delivered it
+                return row.status
+            friends = friends_for_customer(s, customer_id=customer_id,
+                                           email=event.get("billing_email"),
+                                           phone=event.get("billing_phone"))
+            text = _message_text(event)
+            if not friends or not text:
+                row.status = "unbound" if not friends else "empty"
+                return row.status
+            outbox = []
+            kind = "order_note" if event["type"] == "order.customer_note" else "order_status"
+            for friend in friends:
+                msg = queue_outbound_text(s, friend, text, f"wp-{row.id}-{friend.id}", kind=kind,
+                                          author="WooCommerce",
+                                          order={"id": row.order_id, "number": event.get("order_number"),
+                                                 "edit_url": event.get("order_edit_url")})
+                outbox.append(followups.add_followup(s, "send", str(msg.id)))
+            row.status = "delivered"
+            row.detail = json.dumps({"friends": [f.line_user_id for f in friends]})
+            users = [(f.line_user_id, m.ref) for f, m in zip(friends, outbox)]
+    finally:
+        # Whatever happened, the cached panel is out of date; a Redis call, so not inside the
+        # transaction (on SQLite that holds the writer lock every webhook waits on).
+        if stale is not None:
+            customer_cache.invalidate(svc, **stale)
     followups.enqueue_followups(svc, outbox)
-    for user, message_ref in users:
-        svc.live.publish({"type": "message.created", "line_user_id": user,
-                          "message_id": int(message_ref)})
+    svc.live.publish_many([{"type": "message.created", "line_user_id": user, "message_id": int(ref)}
+                           for user, ref in users])
     return "delivered"

@@ -82,8 +82,8 @@ def add_order_note(svc, ref: str, body: dict, *, staff_name: str = "") -> dict:
                 outbox.append(followups.add_followup(s, "send", str(msg.id)))
                 delivered_to.append(friend.line_user_id)
     followups.enqueue_followups(svc, outbox)
-    for user, row in zip(delivered_to, outbox):
-        svc.live.publish({"type": "message.created", "line_user_id": user, "message_id": int(row.ref)})
+    svc.live.publish_many([{"type": "message.created", "line_user_id": user, "message_id": int(row.ref)}
+                           for user, row in zip(delivered_to, outbox)])
     customer_cache.invalidate(svc, customer_id=order.customer_id or None,
                               email=order.billing_email, phone=order.billing_phone)
     return {"note": note_json(note), "customer_note": note.customer_note,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..store.models import Binding, BindingHistory, Friend, LinkNonce, LinkToken, Message, utcnow
 from .errors import DomainError
 from . import followups
+from .conversations import friend_or_404
 from .customers import normalize_phone
 from .messages import fit_line_text, message_preview
 
@@ -57,13 +58,6 @@ def binding_json(b: Binding, others: list[dict] | None = None) -> dict:
             "method": b.method, "bound_by": b.bound_by,
             "bound_at": b.bound_at.isoformat().replace("+00:00", "Z"),
             "other_friends": others or []}
-
-
-def _friend(s: Session, line_user_id: str) -> Friend:
-    friend = s.scalar(select(Friend).where(Friend.line_user_id == line_user_id))
-    if friend is None:
-        raise DomainError("not_found", "no such LINE friend", 404)
-    return friend
 
 
 def friends_for_customer(s: Session, *, customer_id: int | None = None, email: str | None = None,
@@ -113,7 +107,7 @@ def _set_binding(s: Session, friend: Friend, *, customer_id, email, phone, displ
 
 def get_binding(svc, line_user_id: str) -> dict | None:
     with svc.store.session() as s:
-        friend = _friend(s, line_user_id)
+        friend = friend_or_404(s, line_user_id)
         b = s.scalar(select(Binding).where(Binding.friend_id == friend.id))
         if b is None:
             return None
@@ -157,11 +151,11 @@ def bind_friend(svc, line_user_id: str, body: dict, *, actor: str) -> dict:
                            "give customer_id (registered customer) or email/phone (guest buyer)")
     display_name = body.get("display_name") if isinstance(body.get("display_name"), str) else None
     with svc.store.session() as s:
-        _friend(s, line_user_id)  # 404 before asking the shop anything
+        friend_or_404(s, line_user_id)  # 404 before asking the shop anything
     if customer_id and not (display_name and email):
         display_name, email = _registered_identity(svc, customer_id, display_name, email)
     with svc.store.session() as s:
-        friend = _friend(s, line_user_id)
+        friend = friend_or_404(s, line_user_id)
         _set_binding(s, friend, customer_id=customer_id, email=email, phone=phone,
                      display_name=display_name, method="staff", actor=actor)
     svc.live.publish({"type": "binding.updated", "line_user_id": line_user_id})
@@ -170,7 +164,7 @@ def bind_friend(svc, line_user_id: str, body: dict, *, actor: str) -> dict:
 
 def unbind_friend(svc, line_user_id: str, *, actor: str) -> bool:
     with svc.store.session() as s:
-        friend = _friend(s, line_user_id)
+        friend = friend_or_404(s, line_user_id)
         b = s.scalar(select(Binding).where(Binding.friend_id == friend.id))
         if b is None:
             return False
@@ -184,7 +178,7 @@ def unbind_friend(svc, line_user_id: str, *, actor: str) -> bool:
 
 def binding_history(svc, line_user_id: str) -> list[dict]:
     with svc.store.session() as s:
-        friend = _friend(s, line_user_id)
+        friend = friend_or_404(s, line_user_id)
         rows = s.scalars(select(BindingHistory).where(BindingHistory.friend_id == friend.id)
                          .order_by(BindingHistory.id.desc()))
         return [{"action": r.action, "customer_id": r.customer_id, "email": r.email,
@@ -224,7 +218,7 @@ def queue_outbound_text(s: Session, friend: Friend, text: str, client_id: str, *
 def send_link_button(svc, line_user_id: str, *, actor: str, link_page_base: str) -> dict:
     """Issue a LINE link token and send the friend a button to the shop's link page."""
     with svc.store.session() as s:
-        if _friend(s, line_user_id).blocked:
+        if friend_or_404(s, line_user_id).blocked:
             raise DomainError("friend_blocked", "this customer has blocked the account; "
                               "LINE would not deliver the link", 409)
     link_token = svc.line.issue_link_token(line_user_id)
@@ -234,7 +228,7 @@ def send_link_button(svc, line_user_id: str, *, actor: str, link_page_base: str)
                 "template": {"type": "buttons", "text": text[:160],
                              "actions": [{"type": "uri", "label": "登入並綁定", "uri": url}]}}
     with svc.store.session() as s:
-        friend = _friend(s, line_user_id)
+        friend = friend_or_404(s, line_user_id)
         s.add(LinkToken(link_token=link_token, friend_id=friend.id, issued_by=actor))
         row = queue_outbound_text(s, friend, text, f"linkbtn-{link_token[:48]}", extra=[template],
                           author=actor)

@@ -111,6 +111,13 @@ def get_conversation(svc, line_user_id: str) -> dict:
         return _decorate(s, [friend])[0]
 
 
+def friend_or_404(s, line_user_id: str) -> Friend:
+    friend = s.scalar(select(Friend).where(Friend.line_user_id == line_user_id))
+    if friend is None:
+        raise DomainError("not_found", "no such LINE friend", 404)
+    return friend
+
+
 def friend_id_for(s, line_user_id: str) -> int:
     fid = s.scalar(select(Friend.id).where(Friend.line_user_id == line_user_id))
     if fid is None:

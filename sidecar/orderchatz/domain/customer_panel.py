@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from sqlalchemy import select
 
 from ..gateways.woo import WooError, WooNotFound
-from ..store.models import Binding, Friend
+from ..store.models import Binding
 from . import customer_cache
-from .errors import DomainError
+from .conversations import friend_or_404
 from .customers import CustomerRef, context_to_dict, load_customer_context
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,7 @@ _inflight_lock = threading.Lock()
 
 def _ref_for(svc, line_user_id: str) -> CustomerRef | None:
     with svc.store.session() as s:
-        friend = s.scalar(select(Friend).where(Friend.line_user_id == line_user_id))
-        if friend is None:
-            raise DomainError("not_found", "no such LINE friend", 404)
+        friend = friend_or_404(s, line_user_id)
         b = s.scalar(select(Binding).where(Binding.friend_id == friend.id))
         if b is None:
             return None

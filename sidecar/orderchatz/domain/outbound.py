@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ..gateways.line import (LineAlreadyAccepted, LineError, LineInvalidReplyToken,
                              LineQuotaExceeded)
 from ..store.models import Friend, Message, utcnow
+from .conversations import friend_or_404
 from .errors import DomainError
 from . import followups
 from .messages import LINE_TEXT_LIMIT, message_preview, update_message, utf16_len
@@ -111,23 +112,20 @@ def queue_outbound_message(svc, line_user_id: str, body: dict, author: Author, *
     client_id = body.get("client_id") or uuid.uuid4().hex
     if not isinstance(client_id, str) or len(client_id) > 64:
         raise DomainError("invalid_client_id", "client_id must be a string of at most 64 chars")
-    with svc.store.session() as s:
-        friend = s.scalar(select(Friend).where(Friend.line_user_id == line_user_id))
-        if friend is None:
-            raise DomainError("not_found", "no such LINE friend", 404)
-        existing = _existing(s, client_id, friend)
-        if existing is not None:
-            return existing, False
     product_card = None
     if body.get("type") == "product" and load_product_card is not None:
+        with svc.store.session() as s:  # an already stored send must not wait on the shop
+            existing = _existing(s, client_id, friend_or_404(s, line_user_id))
+        if existing is not None:
+            return existing, False
         product_card, body = load_product_card(body)
-    mtype, text, messages = build_line_messages(body, product_card=product_card)
     try:
         with svc.store.session() as s:
-            friend = s.get(Friend, friend.id)
+            friend = friend_or_404(s, line_user_id)
             existing = _existing(s, client_id, friend)
             if existing is not None:
                 return existing, False
+            mtype, text, messages = build_line_messages(body, product_card=product_card)
             row = Message(friend_id=friend.id, direction="out", type=mtype, text=text,
                           payload=json.dumps({"messages": messages, **({"product": body["product"]}
                                               if "product" in body else {})}, ensure_ascii=False),

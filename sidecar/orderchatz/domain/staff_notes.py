@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ..store.models import DEFAULT_NOTE_CATEGORIES, NoteCategory, StaffNote, utcnow
-from .binding import _friend
+from .conversations import friend_or_404
 from .errors import DomainError
 from .messages import iso
 
@@ -76,7 +76,7 @@ def _apply(s, note: StaffNote, body: dict, *, partial: bool) -> None:
 
 def list_notes(svc, line_user_id: str) -> dict:
     with svc.store.session() as s:
-        friend = _friend(s, line_user_id)
+        friend = friend_or_404(s, line_user_id)
         rows = s.scalars(select(StaffNote).where(StaffNote.friend_id == friend.id)
                          .order_by(StaffNote.id.desc()))
         return {"notes": [note_json(n) for n in rows], "categories": categories(s)}
@@ -84,7 +84,7 @@ def list_notes(svc, line_user_id: str) -> dict:
 
 def create_note(svc, line_user_id: str, body: dict, *, author_id: str, author_name: str) -> dict:
     with svc.store.session() as s:
-        friend = _friend(s, line_user_id)
+        friend = friend_or_404(s, line_user_id)
         note = StaffNote(friend_id=friend.id, author_user_id=author_id, author_name=author_name)
         _apply(s, note, body, partial=False)
         s.add(note)
@@ -93,7 +93,7 @@ def create_note(svc, line_user_id: str, body: dict, *, author_id: str, author_na
 
 
 def _own_note(s, line_user_id: str, note_id: int) -> StaffNote:
-    friend = _friend(s, line_user_id)
+    friend = friend_or_404(s, line_user_id)
     note = s.get(StaffNote, note_id)
     if note is None or note.friend_id != friend.id:
         raise DomainError("not_found", "no such note", 404)

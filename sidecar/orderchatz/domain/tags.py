@@ -6,7 +6,7 @@ import unicodedata
 from sqlalchemy import func, select
 
 from ..store.models import FriendTag, Tag
-from .binding import _friend
+from .conversations import friend_or_404
 from .errors import DomainError
 
 MAX_TAG = 64
@@ -31,7 +31,7 @@ def _friend_tags(s, friend_id: int) -> list[str]:
 def add_tag(svc, line_user_id: str, name: str) -> list[str]:
     name = clean_tag(name)
     with svc.store.session() as s:
-        friend = _friend(s, line_user_id)
+        friend = friend_or_404(s, line_user_id)
         tag = s.scalar(select(Tag).where(Tag.name == name))
         if tag is None:
             tag = Tag(name=name)
@@ -48,7 +48,7 @@ def add_tag(svc, line_user_id: str, name: str) -> list[str]:
 def remove_tag(svc, line_user_id: str, name: str) -> list[str]:
     name = clean_tag(name)
     with svc.store.session() as s:
-        friend = _friend(s, line_user_id)
+        friend = friend_or_404(s, line_user_id)
         tag = s.scalar(select(Tag).where(Tag.name == name))
         if tag is not None:
             link = s.get(FriendTag, (friend.id, tag.id))

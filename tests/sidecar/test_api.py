@@ -293,3 +293,14 @@ def test_fit_line_text_counts_utf16_units():
     assert fit_line_text("好" * 10, 20) == "好" * 10
     cut = fit_line_text("😀" * 4000)
     assert utf16_len(cut) <= 5000 and cut.endswith("…")
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "0", "-1", "1.5", 2**63, True, None, [1], " 7"])
+def test_ids_from_json_bodies_are_plain_positive_integers(value):
+    # "²".isdigit() is true but int("²") fails: it answered 500 instead of 400.
+    from orderchatz.domain.errors import DomainError, positive_id
+    with pytest.raises(DomainError) as caught:
+        positive_id(value, "invalid_customer_id", "customer_id")
+    assert caught.value.status == 400 and caught.value.code == "invalid_customer_id"
+    assert positive_id("#12", "invalid_note", "related_order_id", strip="#") == 12
+    assert positive_id(7, "invalid_product", "product_id") == 7

@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ..store.models import Binding, BindingHistory, Friend, LinkNonce, LinkToken, Message, utcnow
-from .errors import DomainError
+from .errors import DomainError, positive_id
 from . import followups
 from .conversations import friend_or_404
 from .customers import normalize_phone
@@ -136,10 +136,7 @@ def _registered_identity(svc, customer_id: int, name, email):
 def bind_friend(svc, line_user_id: str, body: dict, *, actor: str) -> dict:
     customer_id = body.get("customer_id")
     if customer_id is not None:
-        if isinstance(customer_id, bool) or not isinstance(customer_id, (int, str)) \
-                or not str(customer_id).isdigit() or not 0 < int(customer_id) < 2**63:
-            raise DomainError("invalid_customer_id", "customer_id must be a positive integer")
-        customer_id = int(customer_id)
+        customer_id = positive_id(customer_id, "invalid_customer_id", "customer_id")
     email = _clean_email(body.get("email"))
     if body.get("phone") is not None and not isinstance(body.get("phone"), str):
         raise DomainError("invalid_phone", "phone must be a string")
@@ -150,9 +147,9 @@ def bind_friend(svc, line_user_id: str, body: dict, *, actor: str) -> dict:
         raise DomainError("missing_customer",
                            "give customer_id (registered customer) or email/phone (guest buyer)")
     display_name = body.get("display_name") if isinstance(body.get("display_name"), str) else None
-    with svc.store.session() as s:
-        friend_or_404(s, line_user_id)  # 404 before asking the shop anything
     if customer_id and not (display_name and email):
+        with svc.store.session() as s:
+            friend_or_404(s, line_user_id)  # 404 before asking the shop anything
         display_name, email = _registered_identity(svc, customer_id, display_name, email)
     with svc.store.session() as s:
         friend = friend_or_404(s, line_user_id)

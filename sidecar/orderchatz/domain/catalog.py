@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..gateways.woo import Product, WooNotFound
-from .errors import DomainError
+from .errors import DomainError, positive_id
 from .products import format_price, product_card
 
 
@@ -25,11 +25,7 @@ def search_products(svc, q: str) -> list[dict]:
 
 def with_product_card(svc, body: dict) -> tuple[dict, dict]:
     """(LINE Flex message, the send body plus the product summary) for a published product."""
-    pid = body.get("product_id")
-    if isinstance(pid, bool) or not isinstance(pid, (int, str)) or not str(pid).isdigit() \
-            or not 0 < int(pid) < 2**63:
-        raise DomainError("invalid_product", "product_id must be a positive integer")
-    pid = int(pid)
+    pid = positive_id(body.get("product_id"), "invalid_product", "product_id")
     try:
         product = svc.woo.get_product(pid)
     except WooNotFound:

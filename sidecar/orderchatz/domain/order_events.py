@@ -41,7 +41,7 @@ def _check_order_event(event: dict) -> None:
         if value is None and key != "order_id":
             continue
         if isinstance(value, bool) or not isinstance(value, (int, str)) or \
-                not str(value).isdigit() or int(value) > MAX_ID:
+                not (str(value).isascii() and str(value).isdigit()) or int(value) > MAX_ID:
             raise DomainError("invalid_event", f"{key} must be a non-negative integer")
     for key in ("note", "billing_email", "billing_phone", "order_number", "from", "to",
                 "order_edit_url", "billing_name"):

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from ..store.models import DEFAULT_NOTE_CATEGORIES, NoteCategory, StaffNote, utcnow
 from .conversations import friend_or_404
-from .errors import DomainError
+from .errors import DomainError, positive_id
 from .messages import iso
 
 MAX_BODY = 5000
@@ -52,10 +52,7 @@ def _optional_int(body: dict, key: str):
     value = body.get(key)
     if value in (None, ""):
         return None
-    text = str(value).lstrip("#") if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-    if not text.isdigit() or not 0 < int(text) < 2**63:
-        raise DomainError("invalid_note", f"{key} must be a positive integer")
-    return int(text)
+    return positive_id(value, "invalid_note", key, strip="#")
 
 
 def _apply(s, note: StaffNote, body: dict, *, partial: bool) -> None:

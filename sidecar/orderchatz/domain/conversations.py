@@ -53,10 +53,6 @@ def _decorate(s, friends: list[Friend]) -> list[dict]:
             for f in friends]
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def list_conversations(svc, *, q: str = "", filter: str = "", tag: str = "", cursor: str = "",
                        limit: int = 50) -> dict:
     limit = max(1, min(int(limit), MAX_PAGE))
@@ -78,13 +74,13 @@ def list_conversations(svc, *, q: str = "", filter: str = "", tag: str = "", cur
                           .where(FriendTag.friend_id == Friend.id, Tag.name == tag).exists())
     q = (q or "").strip()
     if q:
-        like = "%" + _escape_like(q.lower()) + "%"
+        term = q.lower()  # matched as a substring, %, _ and the escape character escaped
         digits = "".join(ch for ch in q if ch.isdigit())
-        conditions = [func.lower(Friend.display_name).like(like, escape="\\"),
-                      func.lower(Friend.bound_label).like(like, escape="\\"),
+        conditions = [func.lower(Friend.display_name).contains(term, autoescape=True),
+                      func.lower(Friend.bound_label).contains(term, autoescape=True),
                       select(FriendTag.friend_id).join(Tag, Tag.id == FriendTag.tag_id)
                       .where(FriendTag.friend_id == Friend.id,
-                             func.lower(Tag.name).like(like, escape="\\")).exists()]
+                             func.lower(Tag.name).contains(term, autoescape=True)).exists()]
         if len(digits) >= 3:
             national = "0" + digits[3:] if digits.startswith("886") else digits
             conditions.append(Friend.bound_label.like(f"%{national}%"))
